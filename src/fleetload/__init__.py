@@ -1,0 +1,56 @@
+"""fleetload: load testing and capacity planning for fleet control planes.
+
+A load script imports what it needs from here::
+
+    from fleetload import scenario, check, ConstantArrivalRate
+
+    @scenario(ConstantArrivalRate(rate=50, duration="1m"))
+    async def heartbeat(vu):
+        r = await vu.http.post("/api/v1/agents/ag-1/heartbeat", json={})
+        check(r, {"2xx": lambda r: 200 <= r.status < 300})
+"""
+
+from fleetload._version import __version__
+from fleetload.engine.executors import (
+    ConstantArrivalRate,
+    ConstantVUs,
+    Executor,
+    PerVUIterations,
+    RampingArrivalRate,
+    RampingVUs,
+    SharedIterations,
+    Stage,
+)
+from fleetload.engine.vu import VU
+from fleetload.errors import ConfigError, ExitCode, FleetloadError, ScriptError
+from fleetload.protocols.http import Response
+from fleetload.script.checks import check
+from fleetload.script.loader import ENV as env
+from fleetload.script.metrics import Counter, Gauge, Rate, Trend
+from fleetload.script.model import Scenario, scenario
+
+__all__ = [
+    "VU",
+    "ConfigError",
+    "ConstantArrivalRate",
+    "ConstantVUs",
+    "Counter",
+    "Executor",
+    "ExitCode",
+    "FleetloadError",
+    "Gauge",
+    "PerVUIterations",
+    "RampingArrivalRate",
+    "RampingVUs",
+    "Rate",
+    "Response",
+    "Scenario",
+    "ScriptError",
+    "SharedIterations",
+    "Stage",
+    "Trend",
+    "__version__",
+    "check",
+    "env",
+    "scenario",
+]

@@ -1,0 +1,3 @@
+from fleetload.cli.main import main
+
+main()

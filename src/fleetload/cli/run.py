@@ -1,0 +1,115 @@
+"""``fleetload run``: a script, a built-in pack, or a one-liner."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from fleetload.durations import parse_duration
+from fleetload.engine.loop import run_async
+from fleetload.engine.runner import RunConfig, run_test
+from fleetload.errors import ConfigError
+from fleetload.metrics.thresholds import parse_cli_threshold
+from fleetload.redact import redact_argv
+from fleetload.script.oneliner import OneLiner, parse_header
+from fleetload.script.options import Overrides
+from fleetload.script.recipe import PlanRecipe
+
+from .errors import handle_errors
+
+
+def parse_env(pairs: tuple[str, ...]) -> dict[str, str]:
+    env = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not eq or not key:
+            raise ConfigError(f"-e {pair!r}: expected KEY=VALUE")
+        env[key] = value
+    return env
+
+
+def resolve_script(name: str) -> str:
+    """A path to a script, or the name of a built-in pack."""
+    path = Path(name)
+    if path.exists() or name.endswith(".py") or "/" in name:
+        return name
+    from fleetload.packs import pack_path
+
+    found = pack_path(name)
+    if found is None:
+        raise ConfigError(f"script not found: {name} (not a file, and not a built-in pack; "
+                          "see 'fleetload init --list')")
+    return str(found)
+
+
+@click.command("run", context_settings={"show_default": True})
+@click.argument("script", required=False)
+@click.option("--url", help="One-liner mode: the URL to load (no script).")
+@click.option("--method", default="GET", help="One-liner: HTTP method.")
+@click.option("-H", "--header", "headers", multiple=True, help="One-liner: 'Name: value' (repeatable).")
+@click.option("--body", help="One-liner: request body.")
+@click.option("--max-in-flight", type=int, help="One-liner with --rate: cap on concurrent iterations.")
+@click.option("--rate", type=float, help="Arrival rate (iterations/s): overrides arrival-rate executors.")
+@click.option("--vus", type=int, help="VUs: overrides VU-based executors.")
+@click.option("--duration", help="Duration, e.g. 30s, 5m: overrides every scenario.")
+@click.option("--target", help="Base URL that relative request paths resolve against.")
+@click.option("--token", help="Bearer token sent with every request (never written to results).")
+@click.option("--insecure", is_flag=True, default=None, help="Skip TLS certificate verification.")
+@click.option("--ca-cert", "ca_file", type=click.Path(exists=True, dir_okay=False),
+              help="Trust this CA (PEM) for TLS.")
+@click.option("-e", "--env", "env_pairs", multiple=True, help="Script variable KEY=VALUE (repeatable).")
+@click.option("--threshold", "thresholds", multiple=True,
+              help="Extra threshold METRIC[{tag:value}]:EXPR, e.g. 'http_req_duration:p(95)<500'.")
+@click.option("--workers", type=int, default=1, help="Worker processes (one event loop each).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Run directory (default: RESULTS_DIR/<run-id>).")
+@click.option("--results-dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("results"), help="Where run directories go.")
+@click.option("--summary-export", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write summary.json here.")
+@click.option("--stats-interval", default="5s", help="How often the live line prints.")
+@click.option("--quiet", is_flag=True, help="No live line; only the summary.")
+@click.option("--no-preflight", is_flag=True, help="Skip the reachability check of the target.")
+@handle_errors
+def run_cmd(script: str | None, url: str | None, method: str, headers: tuple[str, ...],
+            body: str | None, max_in_flight: int | None, rate: float | None, vus: int | None,
+            duration: str | None, target: str | None, token: str | None, insecure: bool | None,
+            ca_file: str | None, env_pairs: tuple[str, ...], thresholds: tuple[str, ...],
+            workers: int, out: Path | None, results_dir: Path, summary_export: Path | None,
+            stats_interval: str, quiet: bool, no_preflight: bool) -> None:
+    """Run a load SCRIPT (a Python file or a built-in pack name), or a one-liner with --url.
+
+    Exit codes: 0 all thresholds held, 99 a threshold failed, 2 invalid input or
+    unreachable target, 130 interrupted, 1 internal error.
+    """
+    if script and url:
+        raise ConfigError("give either a SCRIPT or --url, not both")
+    if not script and not url:
+        raise ConfigError("nothing to run: give a SCRIPT (file or pack name) or --url URL")
+    if workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {workers}")
+    if rate is not None and rate <= 0:
+        raise ConfigError(f"--rate must be greater than 0, got {rate}")
+    if vus is not None and vus <= 0:
+        raise ConfigError(f"--vus must be greater than 0, got {vus}")
+    overrides = Overrides(
+        duration=parse_duration(duration, what="--duration") if duration else None,
+        rate=rate, vus=vus, target=target, token=token, insecure=insecure, ca_file=ca_file,
+        thresholds=tuple(parse_cli_threshold(t) for t in thresholds),
+        env=parse_env(env_pairs),
+    )
+    if url:
+        recipe = PlanRecipe(overrides, oneliner=OneLiner(
+            url=url, method=method, headers=tuple(parse_header(h) for h in headers), body=body,
+            max_in_flight=max_in_flight))
+    else:
+        recipe = PlanRecipe(overrides, script=resolve_script(str(script)))
+    cfg = RunConfig(workers=workers, out=out, results_root=results_dir,
+                    stats_interval=parse_duration(stats_interval, what="--stats-interval"),
+                    summary_export=summary_export, quiet=quiet,
+                    argv=redact_argv(sys.argv[1:]), preflight=not no_preflight)
+    outcome = run_async(run_test(recipe, cfg))
+    click.echo(outcome.text, nl=False)
+    sys.exit(outcome.exit_code)

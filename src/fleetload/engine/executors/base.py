@@ -1,0 +1,189 @@
+"""The executor interface and the registry of executors by k6 name."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, ClassVar, TypeVar
+
+from fleetload.durations import parse_duration
+from fleetload.engine.runtime import ScenarioRuntime
+from fleetload.engine.vu import VU
+from fleetload.errors import ConfigError
+
+E = TypeVar("E", bound="Executor")
+
+REGISTRY: dict[str, type[Executor]] = {}
+
+# uvloop rounds timers to whole milliseconds: a shorter sleep returns at once
+# and a pacing loop would spin a core.
+MIN_SLEEP = 0.001
+
+
+def register(cls: type[E]) -> type[E]:
+    REGISTRY[cls.kind] = cls
+    return cls
+
+
+def seconds(value: Any, what: str) -> float:
+    return parse_duration(value, what=what)
+
+
+@dataclass(frozen=True)
+class Executor(ABC):
+    """Common options: ``start_time`` (delay before the scenario starts) and
+    ``graceful_stop`` (how long running iterations may finish after the end)."""
+
+    kind: ClassVar[str] = ""
+    open_loop: ClassVar[bool] = False
+
+    start_time: float | str = 0.0
+    graceful_stop: float | str = 30.0
+    tags: Mapping[str, str] = field(default_factory=dict)
+    # Set by split(): this worker's (index, count) and where its VU ids start.
+    segment: tuple[int, int] = (0, 1)
+    vu_id_offset: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "start_time", seconds(self.start_time, "start_time"))
+        object.__setattr__(self, "graceful_stop", seconds(self.graceful_stop, "graceful_stop"))
+        self.validate()
+
+    def validate(self) -> None:  # noqa: B027 - optional hook
+        """Raise ConfigError for inconsistent options."""
+
+    @abstractmethod
+    def scheduled_duration(self) -> float:
+        """Seconds of scheduled work, without start_time and graceful stop."""
+
+    def wall_time_limit(self) -> float:
+        """Upper bound of the scenario's wall time including graceful stop."""
+        return float(self.start_time) + self.scheduled_duration() + float(self.graceful_stop)
+
+    @abstractmethod
+    def split(self: E, index: int, count: int) -> E | None:
+        """This worker's exact share, or None when it has nothing to do."""
+
+    @abstractmethod
+    async def run(self, rt: ScenarioRuntime) -> None:
+        """Run the schedule on ``rt`` from ``rt.start``."""
+
+    def vus_planned(self) -> int:
+        """VUs (or in-flight slots) this executor may use: for sizing and the summary."""
+        return 0
+
+    def with_overrides(self: E, *, duration: float | None = None, rate: float | None = None,
+                       vus: int | None = None) -> E:
+        """Apply CLI overrides where this executor has the option."""
+        names = {f.name for f in fields(self)}
+        changes: dict[str, Any] = {}
+        if duration is not None:
+            if "duration" in names:
+                changes["duration"] = duration
+            elif "max_duration" in names:
+                changes["max_duration"] = duration
+        if rate is not None and "rate" in names:
+            changes["rate"] = rate
+        if vus is not None and "vus" in names:
+            changes["vus"] = vus
+        return replace(self, **changes) if changes else self
+
+    def describe(self) -> str:
+        return self.kind
+
+    def options(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"executor": self.kind}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in ("segment", "vu_id_offset") or (f.name == "tags" and not value):
+                continue
+            out[f.name] = [list(s) for s in value] if f.name == "stages" else value
+        return out
+
+
+def executor_from_options(options: Mapping[str, Any], *, where: str) -> Executor:
+    """Build an executor from a k6-style options mapping (``executor: name``)."""
+    opts = dict(options)
+    kind = opts.pop("executor", None)
+    if kind not in REGISTRY:
+        raise ConfigError(f"unknown executor {kind!r}; choose one of {', '.join(sorted(REGISTRY))}",
+                          where=where)
+    cls = REGISTRY[kind]
+    allowed = {f.name for f in fields(cls)}
+    renamed = {_snake(k): v for k, v in opts.items()}
+    unknown = set(renamed) - allowed | ({"segment", "vu_id_offset"} & set(renamed))
+    if unknown:
+        raise ConfigError(f"unknown option(s) {sorted(unknown)} for executor {kind}", where=where)
+    try:
+        return cls(**renamed)
+    except TypeError as exc:
+        raise ConfigError(f"executor {kind}: {exc}", where=where) from None
+
+
+def _snake(name: str) -> str:
+    out = []
+    for ch in name:
+        if ch.isupper():
+            out.append("_" + ch.lower())
+        else:
+            out.append(ch)
+    return "".join(out).replace("max_v_us", "max_vus").replace("pre_allocated_v_us", "pre_allocated_vus")
+
+
+def positive(value: float, what: str) -> None:
+    if not value > 0:
+        raise ConfigError(f"{what} must be greater than 0, got {value!r}")
+
+
+def non_negative_int(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{what} must be a whole number >= 0, got {value!r}")
+    return value
+
+
+async def sleep_until(deadline: float, stop: asyncio.Event | None = None) -> bool:
+    """Sleep until ``deadline`` (perf_counter); returns False if ``stop`` fired."""
+    while True:
+        remaining = deadline - time.perf_counter()
+        if remaining <= 0:
+            return True
+        if stop is None:
+            await asyncio.sleep(max(remaining, MIN_SLEEP))
+            continue
+        if stop.is_set():
+            return False
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=max(remaining, MIN_SLEEP))
+            return False
+        except TimeoutError:
+            continue
+
+
+async def finish_gracefully(rt: ScenarioRuntime, vus: Iterable[VU], grace: float) -> None:
+    """Let running iterations finish for ``grace`` seconds, then cancel the rest
+    (they count as interrupted_iterations)."""
+    tasks = [vu.task for vu in vus if vu.task is not None and not vu.task.done()]
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=grace if grace > 0 else None)
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
+async def run_vu_loop(rt: ScenarioRuntime, vu: VU, keep_going: Callable[[VU], bool]) -> None:
+    """Closed loop: iterate back to back while ``keep_going(vu)``."""
+    rt.bind(vu)
+    iterate = rt.iterate
+    perf = time.perf_counter
+    n = 0
+    while keep_going(vu):
+        await iterate(vu, perf(), open_loop=False)
+        n += 1
+        if not n & 63:
+            # An iteration that never awaits would otherwise starve the loop.
+            await asyncio.sleep(0)

@@ -1,0 +1,84 @@
+"""ramping-arrival-rate: the arrival rate follows linear stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from fleetload.engine.executors.arrival import run_arrivals
+from fleetload.engine.executors.base import Executor, positive, register, seconds
+from fleetload.engine.executors.constant_arrival_rate import default_max_in_flight
+from fleetload.engine.executors.stages import normalize_stages
+from fleetload.engine.pacing import LinearPacer
+from fleetload.engine.runtime import ScenarioRuntime
+from fleetload.engine.split import offset, share
+from fleetload.errors import ConfigError
+
+
+@register
+@dataclass(frozen=True)
+class RampingArrivalRate(Executor):
+    """Iterations per ``time_unit`` go linearly from ``start_rate`` through each
+    stage's ``target`` over the stage's ``duration``."""
+
+    kind = "ramping-arrival-rate"
+    open_loop = True
+
+    start_rate: float = 0.0
+    time_unit: float | str = 1.0
+    stages: tuple[tuple[float, float], ...] = field(default_factory=tuple)
+    pre_allocated: int = 0
+    max_in_flight: int = 0
+
+    def validate(self) -> None:
+        object.__setattr__(self, "time_unit", seconds(self.time_unit, "time_unit"))
+        positive(float(self.time_unit), "time_unit")
+        object.__setattr__(self, "stages", normalize_stages(self.stages, integer_targets=False))
+        if self.start_rate < 0:
+            raise ConfigError(f"start_rate must be >= 0, got {self.start_rate!r}")
+        peak = max([self.start_rate, *(t for _, t in self.stages)]) / float(self.time_unit)
+        if peak <= 0:
+            raise ConfigError("ramping-arrival-rate needs a rate above 0 in some stage")
+        if not self.max_in_flight:
+            object.__setattr__(self, "max_in_flight", default_max_in_flight(peak))
+        positive(self.max_in_flight, "max_in_flight")
+        if not self.pre_allocated:
+            object.__setattr__(self, "pre_allocated", min(self.max_in_flight, 100))
+
+    def pacer(self) -> LinearPacer:
+        unit = float(self.time_unit)
+        return LinearPacer(self.start_rate / unit, [(d, t / unit) for d, t in self.stages])
+
+    def scheduled_duration(self) -> float:
+        return sum(d for d, _ in self.stages)
+
+    def vus_planned(self) -> int:
+        return self.max_in_flight
+
+    def with_overrides(self, *, duration: float | None = None, rate: float | None = None,
+                       vus: int | None = None) -> RampingArrivalRate:
+        if duration is None:
+            return self
+        # Scale the stages to the new total length, keeping their shape.
+        total = self.scheduled_duration()
+        factor = duration / total if total else 1.0
+        return replace(self, stages=tuple((d * factor, t) for d, t in self.stages))
+
+    def split(self, index: int, count: int) -> RampingArrivalRate | None:
+        cap = share(self.max_in_flight, index, count)
+        if cap == 0:
+            raise ConfigError(f"max_in_flight ({self.max_in_flight}) must be at least the "
+                              f"number of workers ({count})")
+        return replace(self, segment=(index, count), max_in_flight=cap,
+                       pre_allocated=max(1, share(self.pre_allocated, index, count)),
+                       vu_id_offset=offset(self.max_in_flight, index, count))
+
+    async def run(self, rt: ScenarioRuntime) -> None:
+        await run_arrivals(rt, self.pacer(), segment=self.segment,
+                           pre_allocated=self.pre_allocated, max_in_flight=self.max_in_flight,
+                           vu_id_offset=self.vu_id_offset,
+                           graceful_stop=float(self.graceful_stop))
+
+    def describe(self) -> str:
+        unit = float(self.time_unit)
+        path = " -> ".join(f"{t / unit:g}/s over {d:g}s" for d, t in self.stages)
+        return f"from {self.start_rate / unit:g}/s: {path} (max {self.max_in_flight} in flight)"

@@ -1,0 +1,83 @@
+"""shared-iterations: VUs share a fixed total of iterations."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+from fleetload.engine.executors.base import (
+    Executor,
+    finish_gracefully,
+    positive,
+    register,
+    run_vu_loop,
+    seconds,
+    sleep_until,
+)
+from fleetload.engine.runtime import ScenarioRuntime
+from fleetload.engine.split import offset, share
+from fleetload.engine.vu import VU
+from fleetload.errors import ConfigError
+
+
+@register
+@dataclass(frozen=True)
+class SharedIterations(Executor):
+    kind = "shared-iterations"
+
+    vus: int = 1
+    iterations: int = 1
+    max_duration: float | str = 600.0
+
+    def validate(self) -> None:
+        object.__setattr__(self, "max_duration", seconds(self.max_duration, "max_duration"))
+        positive(self.vus, "vus")
+        positive(self.iterations, "iterations")
+        positive(float(self.max_duration), "max_duration")
+        if self.iterations < self.vus:
+            raise ConfigError(f"shared-iterations: iterations ({self.iterations}) must be at "
+                              f"least vus ({self.vus})")
+
+    def scheduled_duration(self) -> float:
+        return float(self.max_duration)
+
+    def vus_planned(self) -> int:
+        return self.vus
+
+    def split(self, index: int, count: int) -> SharedIterations | None:
+        mine = share(self.vus, index, count)
+        if not mine:
+            return None
+        # Iterations follow the VUs: cumulative proportional cut, exact in sum.
+        lo = self.iterations * offset(self.vus, index, count) // self.vus
+        hi = self.iterations * offset(self.vus, index + 1, count) // self.vus
+        return replace(self, vus=mine, iterations=hi - lo, segment=(index, count),
+                       vu_id_offset=offset(self.vus, index, count))
+
+    async def run(self, rt: ScenarioRuntime) -> None:
+        end = rt.start + float(self.max_duration)
+        stop = rt.stopping
+        perf = time.perf_counter
+        remaining = self.iterations
+
+        def keep_going(_: VU) -> bool:
+            nonlocal remaining
+            if remaining <= 0 or stop.is_set() or perf() >= end:
+                return False
+            remaining -= 1
+            return True
+
+        loop = asyncio.get_running_loop()
+        vus = [rt.new_vu(self.vu_id_offset + i + 1) for i in range(self.vus)]
+        for vu in vus:
+            vu.task = loop.create_task(run_vu_loop(rt, vu, keep_going))
+        done: asyncio.Future[Any] = asyncio.gather(*(vu.task for vu in vus), return_exceptions=True)
+        watcher: asyncio.Future[Any] = loop.create_task(sleep_until(end, stop))
+        await asyncio.wait({done, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        watcher.cancel()
+        await finish_gracefully(rt, vus, float(self.graceful_stop))
+
+    def describe(self) -> str:
+        return f"{self.iterations} iterations shared by {self.vus} VUs"

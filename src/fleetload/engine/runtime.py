@@ -1,0 +1,132 @@
+"""What one scenario needs while it runs in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import traceback
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from fleetload.engine.vu import VU, HttpSession, current_vu, scenario_tags
+from fleetload.metrics.collector import Collector, HttpRecorder
+from fleetload.metrics.kinds import Tags, make_tags
+
+if TYPE_CHECKING:
+    from fleetload.protocols.http import HttpClient
+
+IterationFn = Callable[[VU], Awaitable[Any]]
+
+MAX_DISTINCT_ERRORS = 50
+
+
+class ErrorLog:
+    """Distinct iteration errors with counts, capped so a storm of unique
+    messages cannot grow memory."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.first_trace: dict[str, str] = {}
+        self.overflow = 0
+
+    def record(self, exc: BaseException) -> str:
+        text = f"{type(exc).__name__}: {exc}"[:300]
+        if text in self.counts:
+            self.counts[text] += 1
+        elif len(self.counts) < MAX_DISTINCT_ERRORS:
+            self.counts[text] = 1
+            self.first_trace[text] = "".join(traceback.format_exception(exc, limit=6))[-2000:]
+        else:
+            self.overflow += 1
+        return text
+
+
+class ScenarioRuntime:
+    """A scenario's state in one process: VUs, recorders, stop signals."""
+
+    def __init__(self, *, name: str, fn: IterationFn, client: HttpClient, collector: Collector,
+                 run_id: str, env: Mapping[str, str], setup_data: Any,
+                 user_tags: Mapping[str, str] | None, worker_index: int, worker_count: int,
+                 errors: ErrorLog) -> None:
+        self.name = name
+        self.fn = fn
+        self.client = client
+        self.collector = collector
+        self.run_id = run_id
+        self.env = env
+        self.setup_data = setup_data
+        self.tags: Tags = scenario_tags(name, user_tags)
+        self.worker_index = worker_index
+        self.worker_count = worker_count
+        self.errors = errors
+        self.http_recorders: dict[tuple[Any, ...], HttpRecorder] = {}
+        self.request_names: dict[str, str] = {}
+        self.iter_rec = collector.iteration_recorder(self.tags)
+        self.check_keys: dict[tuple[str, Tags | None], tuple[str, Tags]] = {}
+        self.stopping = asyncio.Event()  # no new iterations
+        self.start = 0.0  # perf_counter when the scenario started
+        self.active = 0  # iterations in flight
+        self.allocated = 0  # VUs created
+        self.behind = 0.0  # how late the scheduler is, seconds (open loop)
+        self._next_local_iteration = 0
+        self.vus: list[VU] = []
+
+    # -- VUs -----------------------------------------------------------------------
+    def new_vu(self, vu_id: int) -> VU:
+        self.allocated += 1
+        vu = VU(vu_id, self)
+        self.vus.append(vu)
+        return vu
+
+    def next_scenario_iteration(self) -> int:
+        """Unique across workers: local counter interleaved by worker index."""
+        n = self._next_local_iteration * self.worker_count + self.worker_index
+        self._next_local_iteration += 1
+        return n
+
+    # -- recorders -----------------------------------------------------------------
+    def new_http_recorder(self, key: tuple[Any, ...], name: str, method: str, status: int,
+                          error: str | None, expected: bool,
+                          tags: Mapping[str, str] | None) -> HttpRecorder:
+        t = dict(self.tags)
+        if tags:
+            t.update(tags)
+        t.update(name=name, method=method, status=str(status),
+                 expected_response="true" if expected else "false")
+        if error:
+            t["error"] = error
+        rec = self.collector.http_recorder((self.name, key), make_tags(t), expected)
+        self.http_recorders[key] = rec
+        return rec
+
+    # -- running iterations ------------------------------------------------------------
+    async def iterate(self, vu: VU, intended: float, *, open_loop: bool) -> None:
+        """Run one iteration and record it. Exceptions from the script are
+        counted, never propagated: one bad iteration must not end the run."""
+        rec = self.iter_rec
+        start = time.perf_counter()
+        vu.intended_start = intended if open_loop else start
+        if open_loop:
+            rec.lag.append(start - intended)
+        vu.iteration += 1
+        vu.scenario_iteration = self.next_scenario_iteration()
+        self.active += 1
+        try:
+            await self.fn(vu)
+        except asyncio.CancelledError:
+            rec.interrupted += 1
+            raise
+        except Exception as exc:
+            rec.errors += 1
+            self.errors.record(exc)
+        finally:
+            self.active -= 1
+        rec.iterations += 1
+        rec.duration.append(time.perf_counter() - start)
+
+    def bind(self, vu: VU) -> None:
+        """Make ``check()`` and custom metrics see this VU in the current task."""
+        current_vu.set(vu)
+
+
+__all__ = ["ErrorLog", "HttpSession", "ScenarioRuntime"]

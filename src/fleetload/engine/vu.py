@@ -1,0 +1,157 @@
+"""Virtual users and the metrics-recording HTTP session a script sees as ``vu.http``."""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Collection, Mapping
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+from fleetload.metrics.collector import HttpRecorder
+from fleetload.metrics.kinds import Tags, make_tags
+
+if TYPE_CHECKING:
+    from fleetload.engine.runtime import ScenarioRuntime
+    from fleetload.protocols.http import HttpClient, Response
+
+current_vu: ContextVar[VU | None] = ContextVar("fleetload_current_vu", default=None)
+
+_ID_SEGMENT = re.compile(r"^(?!v\d+$).*\d")
+_NAME_CACHE_LIMIT = 4096
+
+
+def default_name(url: str) -> str:
+    """The ``name`` tag of a request when the script gives none: its path without
+    the query, with ID-like segments (any segment holding a digit, except version
+    segments such as ``v1``) replaced by ``{id}``, so a URL per agent does not
+    make a metric series per agent."""
+    path = url.split("?", 1)[0].split("#", 1)[0]
+    if "://" in path:
+        path = "/" + path.split("://", 1)[1].partition("/")[2]
+    return "/".join("{id}" if seg and _ID_SEGMENT.match(seg) else seg for seg in path.split("/"))
+
+
+class HttpSession:
+    """``vu.http``: the shared client plus metric recording with the VU's tags."""
+
+    __slots__ = ("_client", "_names", "_recorders", "_rt", "_vu")
+
+    def __init__(self, vu: VU, rt: ScenarioRuntime) -> None:
+        self._vu = vu
+        self._rt = rt
+        self._client: HttpClient = rt.client
+        self._recorders: dict[tuple[Any, ...], HttpRecorder] = rt.http_recorders
+        self._names: dict[str, str] = rt.request_names
+
+    async def request(self, method: str, url: str, *, name: str | None = None,
+                      tags: Mapping[str, str] | None = None,
+                      expected_statuses: Collection[int] | None = None,
+                      **kwargs: Any) -> Response:
+        resp = await self._client.request(method, url, **kwargs)
+        if name is None:
+            name = self._names.get(url)
+            if name is None:
+                if len(self._names) > _NAME_CACHE_LIMIT:
+                    self._names.clear()
+                name = self._names[url] = default_name(url)
+        status = resp.status
+        err = resp.error
+        key = (name, method, status, err, tuple(tags.items()) if tags else None,
+               tuple(expected_statuses) if expected_statuses else None)
+        rec = self._recorders.get(key)
+        if rec is None:
+            ok = err is None and (status in expected_statuses if expected_statuses
+                                  else 200 <= status < 400)
+            rec = self._rt.new_http_recorder(key, name, method, status, err, ok, tags)
+        t = resp.timings
+        rec.duration.append(t.duration)
+        rec.latency.append(t.finished - self._vu.intended_start)
+        rec.blocked.append(t.blocked)
+        rec.connecting.append(t.connecting)
+        rec.tls.append(t.tls_handshaking)
+        rec.sending.append(t.sending)
+        rec.waiting.append(t.waiting)
+        rec.receiving.append(t.receiving)
+        rec.reqs += 1
+        rec.sent += resp.bytes_sent
+        rec.received += resp.bytes_received
+        if not rec.expected:
+            rec.failed += 1
+        return resp
+
+    async def get(self, url: str, **kw: Any) -> Response:
+        return await self.request("GET", url, **kw)
+
+    async def head(self, url: str, **kw: Any) -> Response:
+        return await self.request("HEAD", url, **kw)
+
+    async def post(self, url: str, **kw: Any) -> Response:
+        return await self.request("POST", url, **kw)
+
+    async def put(self, url: str, **kw: Any) -> Response:
+        return await self.request("PUT", url, **kw)
+
+    async def patch(self, url: str, **kw: Any) -> Response:
+        return await self.request("PATCH", url, **kw)
+
+    async def delete(self, url: str, **kw: Any) -> Response:
+        return await self.request("DELETE", url, **kw)
+
+
+class VU:
+    """One virtual user: identity, per-VU state, and the HTTP session.
+
+    ``id`` is unique across all workers of a run (1-based); ``iteration`` counts
+    this VU's iterations; ``scenario_iteration`` is unique across the scenario and
+    all workers, handy for unique names.
+    """
+
+    __slots__ = ("__dict__", "_rt", "http", "id", "intended_start", "iteration",
+                 "rng", "scenario_iteration", "state", "stop_requested", "task")
+
+    def __init__(self, vu_id: int, rt: ScenarioRuntime) -> None:
+        self.id = vu_id
+        self._rt = rt
+        self.iteration = 0
+        self.scenario_iteration = 0
+        self.intended_start = 0.0
+        self.state: dict[str, Any] = {}
+        self.rng = random.Random(f"{rt.run_id}:{rt.name}:{vu_id}")
+        self.http = HttpSession(self, rt)
+        self.task: Any = None
+        self.stop_requested = False
+
+    @property
+    def scenario(self) -> str:
+        return self._rt.name
+
+    @property
+    def env(self) -> Mapping[str, str]:
+        return self._rt.env
+
+    @property
+    def data(self) -> Any:
+        """What the script's ``setup()`` returned."""
+        return self._rt.setup_data
+
+    @property
+    def run_id(self) -> str:
+        return self._rt.run_id
+
+    @property
+    def tags(self) -> Tags:
+        return self._rt.tags
+
+    def unique(self, prefix: str = "") -> str:
+        """A name unique across the run: ``<prefix><run-id>-<n>``."""
+        return f"{prefix}{self._rt.run_id}-{self.scenario_iteration}"
+
+    def __repr__(self) -> str:
+        return f"<VU {self.id} scenario={self._rt.name} iteration={self.iteration}>"
+
+
+def scenario_tags(name: str, user: Mapping[str, str] | None) -> Tags:
+    tags = dict(user or {})
+    tags["scenario"] = name
+    return make_tags(tags)

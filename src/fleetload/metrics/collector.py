@@ -1,0 +1,173 @@
+"""Worker-side recording: cheap appends on the hot path, binned once a second.
+
+Scripts and the engine ask for a *recorder* once per distinct tag set and keep
+it; recording is then a list append or an integer add, with no dictionary work
+per request.
+"""
+
+from __future__ import annotations
+
+from fleetload.metrics.histogram import Binned
+from fleetload.metrics.kinds import HTTP_PHASES, SeriesKey, Tags
+from fleetload.metrics.snapshot import IntervalSnapshot
+
+_PHASE_METRICS = tuple(f"http_req_{p}" for p in HTTP_PHASES)
+
+
+class HttpRecorder:
+    """All built-in HTTP metrics for one tag set (scenario, name, method, status...)."""
+
+    __slots__ = (
+        "blocked",
+        "connecting",
+        "duration",
+        "expected",
+        "failed",
+        "latency",
+        "received",
+        "receiving",
+        "reqs",
+        "sending",
+        "sent",
+        "tags",
+        "tls",
+        "waiting",
+    )
+
+    def __init__(self, tags: Tags, expected: bool = True) -> None:
+        self.tags = tags
+        self.expected = expected
+        self.duration: list[float] = []
+        self.latency: list[float] = []
+        self.blocked: list[float] = []
+        self.connecting: list[float] = []
+        self.tls: list[float] = []
+        self.sending: list[float] = []
+        self.waiting: list[float] = []
+        self.receiving: list[float] = []
+        self.reqs = 0
+        self.failed = 0
+        self.sent = 0
+        self.received = 0
+
+    def drain(self, snap: IntervalSnapshot) -> None:
+        if not self.reqs:
+            return
+        tags = self.tags
+        trends = snap.trends
+        trends[("http_req_duration", tags)] = Binned.from_seconds(self.duration)
+        trends[("http_req_latency", tags)] = Binned.from_seconds(self.latency)
+        for name, buf in zip(_PHASE_METRICS, (self.blocked, self.connecting, self.tls,
+                                              self.sending, self.waiting, self.receiving),
+                             strict=True):
+            trends[(name, tags)] = Binned.from_seconds(buf)
+            buf.clear()
+        _add(snap.counters, ("http_reqs", tags), self.reqs)
+        _add(snap.counters, ("data_sent", tags), self.sent)
+        _add(snap.counters, ("data_received", tags), self.received)
+        # http_req_failed is a Rate: "passes" are the failed requests, as in k6.
+        snap.rates[("http_req_failed", tags)] = (self.failed, self.reqs)
+        self.duration.clear()
+        self.latency.clear()
+        self.reqs = self.failed = self.sent = self.received = 0
+
+
+class IterationRecorder:
+    """Per-scenario iteration metrics."""
+
+    __slots__ = ("dropped", "duration", "errors", "interrupted", "iterations", "lag", "tags")
+
+    def __init__(self, tags: Tags) -> None:
+        self.tags = tags
+        self.duration: list[float] = []
+        self.lag: list[float] = []
+        self.iterations = 0
+        self.dropped = 0
+        self.interrupted = 0
+        self.errors = 0
+
+    def drain(self, snap: IntervalSnapshot) -> None:
+        tags = self.tags
+        if self.duration:
+            snap.trends[("iteration_duration", tags)] = Binned.from_seconds(self.duration)
+            self.duration.clear()
+        if self.lag:
+            snap.trends[("iteration_lag", tags)] = Binned.from_seconds(self.lag)
+            self.lag.clear()
+        for name, value in (("iterations", self.iterations), ("dropped_iterations", self.dropped),
+                            ("interrupted_iterations", self.interrupted),
+                            ("iteration_errors", self.errors)):
+            if value:
+                _add(snap.counters, (name, tags), value)
+        self.iterations = self.dropped = self.interrupted = self.errors = 0
+
+
+def _add(d: dict[SeriesKey, float], key: SeriesKey, v: float) -> None:
+    d[key] = d.get(key, 0.0) + v
+
+
+class Collector:
+    """Everything one process records; :meth:`drain` empties it into a snapshot."""
+
+    def __init__(self) -> None:
+        self.http: dict[object, HttpRecorder] = {}
+        self.iterations: dict[Tags, IterationRecorder] = {}
+        self.trends: dict[SeriesKey, list[float]] = {}
+        self.counters: dict[SeriesKey, float] = {}
+        self.rates: dict[SeriesKey, list[int]] = {}
+        self.gauges: dict[SeriesKey, float] = {}
+
+    # -- recorders kept by callers ------------------------------------------------
+    def http_recorder(self, key: object, tags: Tags, expected: bool = True) -> HttpRecorder:
+        rec = self.http.get(key)
+        if rec is None:
+            rec = self.http[key] = HttpRecorder(tags, expected)
+        return rec
+
+    def iteration_recorder(self, tags: Tags) -> IterationRecorder:
+        rec = self.iterations.get(tags)
+        if rec is None:
+            rec = self.iterations[tags] = IterationRecorder(tags)
+        return rec
+
+    def trend(self, key: SeriesKey) -> list[float]:
+        buf = self.trends.get(key)
+        if buf is None:
+            buf = self.trends[key] = []
+        return buf
+
+    # -- generic recording (custom metrics, checks) -----------------------------------
+    def add_counter(self, key: SeriesKey, value: float) -> None:
+        self.counters[key] = self.counters.get(key, 0.0) + value
+
+    def add_rate(self, key: SeriesKey, ok: bool) -> None:
+        cell = self.rates.get(key)
+        if cell is None:
+            cell = self.rates[key] = [0, 0]
+        cell[0] += ok
+        cell[1] += 1
+
+    def set_gauge(self, key: SeriesKey, value: float) -> None:
+        self.gauges[key] = value
+
+    def drain(self, index: int, start: float, end: float) -> IntervalSnapshot:
+        snap = IntervalSnapshot(index=index, start=start, end=end)
+        for rec in self.http.values():
+            rec.drain(snap)
+        for it in self.iterations.values():
+            it.drain(snap)
+        for key, buf in self.trends.items():
+            if buf:
+                snap.trends[key] = Binned.from_seconds(buf)
+                buf.clear()
+        for key, value in self.counters.items():
+            if value:
+                _add(snap.counters, key, value)
+        self.counters.clear()
+        for key, (passes, total) in self.rates.items():
+            if total:
+                p0, t0 = snap.rates.get(key, (0, 0))
+                snap.rates[key] = (p0 + passes, t0 + total)
+        self.rates.clear()
+        snap.gauges.update(self.gauges)
+        return snap

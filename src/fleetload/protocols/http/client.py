@@ -1,0 +1,434 @@
+"""The HTTP/1.1 client of the load generator: URL handling, request building and
+one keep-alive pool per origin.
+
+Hot path (``request()`` with no per-request headers/body/params on a warm
+pool): two dict lookups for the pre-encoded request, ``popitem()`` of an idle
+connection, one ``transport.write``, one Future, two ``perf_counter()`` calls
+plus one per ``data_received``.
+
+Timeouts: deadlines are checked by a sweeper that runs every
+``SWEEP_INTERVAL`` (0.1 s) while the client has connections, so a timeout of
+one second or more fires up to ~0.1 s late; shorter timeouts arm a precise
+per-request timer instead. ``read_timeout`` is measured from the moment the
+request was written and restarts with every received chunk; ``connect_timeout``
+covers name resolution, TCP connect and TLS handshake; ``total_timeout`` (or the
+per-request ``timeout``) covers the whole ``request()`` call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json as _json
+import re
+import ssl
+import time
+from collections.abc import Coroutine, Mapping
+from typing import Any, Final
+from urllib.parse import quote, unquote, urlencode, urlsplit
+
+from fleetload._version import __version__
+from fleetload.protocols.http.connection import Connection, Prepared
+from fleetload.protocols.http.errors import ErrorClass
+from fleetload.protocols.http.pool import AcquireFailed, Pool
+from fleetload.protocols.http.response import Response, Timings
+from fleetload.protocols.http.tls import build_ssl_context
+
+_perf = time.perf_counter
+
+SWEEP_INTERVAL: Final = 0.1
+#: Bodies up to this size are sent in the same write as the headers.
+_COALESCE_BODY = 16 * 1024
+_CACHE_LIMIT = 10_000
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_BAD_VALUE = re.compile(r"[\r\n\x00]")
+_RETRYABLE = frozenset({ErrorClass.CONNECTION_CLOSED, ErrorClass.CONNECTION_RESET})
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_PATH_SAFE = "/%:@!$&'()*+,;=~"
+_QUERY_SAFE = "/%:@!$&'()*+,;=~?"
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+_MISSING: Any = _Missing()
+
+
+class _Target:
+    """A resolved URL: origin, Host header, request target, display URL."""
+
+    __slots__ = ("auth", "display", "host", "host_header", "port", "scheme", "target")
+
+    def __init__(self, scheme: str, host: str, port: int, host_header: str, target: str,
+                 display: str, auth: str | None) -> None:
+        self.scheme = scheme
+        self.host = host
+        self.port = port
+        self.host_header = host_header
+        self.target = target
+        self.display = display
+        self.auth = auth
+
+
+def _check_header(name: str, value: str) -> None:
+    if not _TOKEN.match(name):
+        raise ValueError(f"invalid HTTP header name {name!r}")
+    if _BAD_VALUE.search(value):
+        raise ValueError(f"invalid value for HTTP header {name!r}: contains CR, LF or NUL")
+
+
+class HttpClient:
+    """HTTP/1.1 client with a keep-alive pool per origin (see module docstring).
+
+    ``request()`` never raises for network or protocol failures: it returns a
+    :class:`Response` with ``error`` set. It raises ``ValueError`` for script
+    bugs (invalid URL, unsupported scheme, invalid header). A client belongs to
+    the event loop it is first used in.
+    """
+
+    __slots__ = ("_base", "_closed", "_connect_timeout", "_defaults", "_insecure", "_ca_file",
+                 "_keep_alive", "_loop", "_max_conns", "_pools", "_prepared", "_read_timeout",
+                 "_ssl_ctx", "_sweep_handle", "_targets", "_total_timeout")
+
+    def __init__(self, *, base_url: str | None = None, headers: Mapping[str, str] | None = None,
+                 bearer_token: str | None = None, insecure: bool = False,
+                 ca_file: str | None = None, connect_timeout: float = 10.0,
+                 read_timeout: float = 30.0, total_timeout: float = 60.0,
+                 max_connections_per_origin: int | None = None, keep_alive: bool = True,
+                 user_agent: str = f"fleetload/{__version__}") -> None:
+        for name, value in (("connect_timeout", connect_timeout),
+                            ("read_timeout", read_timeout), ("total_timeout", total_timeout)):
+            if not value > 0:
+                raise ValueError(f"{name} must be > 0, got {value!r}")
+        if max_connections_per_origin is not None and max_connections_per_origin < 1:
+            raise ValueError("max_connections_per_origin must be >= 1 or None")
+        self._base: str | None = None
+        if base_url is not None:
+            self._split(base_url)  # validates
+            self._base = base_url
+        defaults: dict[str, tuple[str, str]] = {}
+        if user_agent:
+            defaults["user-agent"] = ("User-Agent", user_agent)
+        if bearer_token:
+            defaults["authorization"] = ("Authorization", f"Bearer {bearer_token}")
+        for k, v in (headers or {}).items():
+            v = str(v)
+            _check_header(k, v)
+            defaults[k.lower()] = (k, v)
+        self._defaults = defaults
+        self._insecure = insecure
+        self._ca_file = ca_file
+        self._ssl_ctx: ssl.SSLContext | None = None
+        if ca_file is not None:
+            self._ssl_ctx = build_ssl_context(insecure=insecure, ca_file=ca_file)
+        self._connect_timeout = float(connect_timeout)
+        self._read_timeout = float(read_timeout)
+        self._total_timeout = float(total_timeout)
+        self._max_conns = max_connections_per_origin
+        self._keep_alive = keep_alive
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pools: dict[tuple[str, str, int], Pool] = {}
+        self._prepared: dict[str, dict[str, Prepared]] = {}
+        self._targets: dict[str, _Target] = {}
+        self._sweep_handle: asyncio.TimerHandle | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return (f"<HttpClient base_url={self._display_base()!r} pools={len(self._pools)} "
+                f"open_connections={self.open_connections}>")
+
+    def _display_base(self) -> str | None:
+        if self._base is None:
+            return None
+        try:
+            return self._split(self._base).display
+        except ValueError:
+            return "<invalid>"
+
+    # -- public API ----------------------------------------------------------------
+    async def request(self, method: str, url: str, *, headers: Mapping[str, str] | None = None,
+                      body: bytes | str | None = None, json: Any = _MISSING,
+                      params: Mapping[str, str | int] | None = None,
+                      timeout: float | None = None) -> Response:
+        """Send one request and return its :class:`Response` (see class docstring)."""
+        started = _perf()
+        if headers is None and body is None and json is _MISSING and params is None:
+            try:
+                prep = self._prepared[method][url]
+            except KeyError:
+                prep = self._prepare(method, url, None, None, _MISSING, None, cache=True)
+        else:
+            prep = self._prepare(method, url, headers, body, json, params, cache=False)
+        if timeout is None:
+            deadline = started + self._total_timeout
+        elif timeout > 0:
+            deadline = started + timeout
+        else:
+            raise ValueError(f"timeout must be > 0, got {timeout!r}")
+        idle = prep.pool.idle
+        if not idle:
+            return await self._request_slow(prep, started, deadline, False, 0.0)
+        conn = idle.popitem()[0]
+        fut = conn.send(prep, started, started, 0.0, 0.0, 0.0, self._read_timeout, deadline)
+        try:
+            resp = await fut
+        except asyncio.CancelledError:
+            conn.cancel()
+            raise
+        if resp.error is None or resp.error not in _RETRYABLE or resp.bytes_received:
+            return resp
+        # a reused keep-alive connection died before answering: retry once, fresh
+        return await self._request_slow(prep, started, deadline, True, _perf() - started)
+
+    def get(self, url: str, **kw: Any) -> Coroutine[Any, Any, Response]:
+        return self.request("GET", url, **kw)
+
+    def post(self, url: str, **kw: Any) -> Coroutine[Any, Any, Response]:
+        return self.request("POST", url, **kw)
+
+    def put(self, url: str, **kw: Any) -> Coroutine[Any, Any, Response]:
+        return self.request("PUT", url, **kw)
+
+    def patch(self, url: str, **kw: Any) -> Coroutine[Any, Any, Response]:
+        return self.request("PATCH", url, **kw)
+
+    def delete(self, url: str, **kw: Any) -> Coroutine[Any, Any, Response]:
+        return self.request("DELETE", url, **kw)
+
+    def head(self, url: str, **kw: Any) -> Coroutine[Any, Any, Response]:
+        return self.request("HEAD", url, **kw)
+
+    async def close(self) -> None:
+        """Close all pooled connections; in-flight requests fail with ``other``."""
+        if self._sweep_handle is not None:
+            self._sweep_handle.cancel()
+            self._sweep_handle = None
+        pools = list(self._pools.values())
+        self._pools.clear()
+        self._prepared.clear()
+        for pool in pools:
+            pool.close()
+        if pools:
+            await asyncio.sleep(0)  # let transports run connection_lost
+
+    async def __aenter__(self) -> HttpClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def open_connections(self) -> int:
+        """Open (or connecting) connections over all origins."""
+        return sum(len(p.conns) for p in self._pools.values())
+
+    # -- slow path -----------------------------------------------------------------
+    async def _request_slow(self, prep: Prepared, started: float, deadline: float,
+                            fresh: bool, extra_blocked: float) -> Response:
+        if self._sweep_handle is None:
+            self._start_sweeper()
+        pool = prep.pool
+        try:
+            conn, blocked, connecting, tls = await pool.acquire(deadline, fresh=fresh)
+        except AcquireFailed as f:
+            return _failure(prep, started, f.error, f.detail, f.blocked + extra_blocked,
+                            f.connecting, f.tls)
+        reused = conn.reused
+        fut = conn.send(prep, started, _perf(), blocked + extra_blocked, connecting, tls,
+                        self._read_timeout, deadline)
+        try:
+            resp = await fut
+        except asyncio.CancelledError:
+            conn.cancel()
+            raise
+        if (resp.error is not None and reused and not fresh and resp.error in _RETRYABLE
+                and not resp.bytes_received):
+            return await self._request_slow(prep, started, deadline, True, _perf() - started)
+        return resp
+
+    def _start_sweeper(self) -> None:
+        loop = self._loop = asyncio.get_running_loop()
+        self._sweep_handle = loop.call_later(SWEEP_INTERVAL, self._sweep)
+
+    def _sweep(self) -> None:
+        now = _perf()
+        busy = False
+        for pool in list(self._pools.values()):
+            pool.sweep(now)
+            busy = busy or pool.busy
+        if busy and self._loop is not None and not self._loop.is_closed():
+            self._sweep_handle = self._loop.call_later(SWEEP_INTERVAL, self._sweep)
+        else:
+            self._sweep_handle = None
+
+    # -- URL handling and request building -----------------------------------------
+    def _resolve(self, url: str) -> str:
+        if "://" in url[:16]:
+            return url
+        if self._base is None:
+            raise ValueError(f"relative URL {url!r} needs base_url")
+        if not url or url[0] in "?#":
+            return self._base + url
+        return self._base.rstrip("/") + "/" + url.lstrip("/")
+
+    @staticmethod
+    def _split(full: str) -> _Target:
+        try:
+            parts = urlsplit(full)
+            port = parts.port
+        except ValueError as exc:
+            raise ValueError(f"invalid URL {_redact(full)!r}: {exc}") from None
+        scheme = parts.scheme.lower()
+        if scheme not in _DEFAULT_PORTS:
+            raise ValueError(f"unsupported URL scheme {parts.scheme!r} in {_redact(full)!r} "
+                             "(only http and https)")
+        host = parts.hostname
+        if not host:
+            raise ValueError(f"invalid URL {_redact(full)!r}: no host")
+        if not host.isascii():
+            try:
+                host = host.encode("idna").decode("ascii")
+            except UnicodeError as exc:
+                raise ValueError(f"invalid host in URL {_redact(full)!r}: {exc}") from None
+        if any(c in host for c in " /\\\r\n\x00"):
+            raise ValueError(f"invalid host in URL {_redact(full)!r}")
+        if port is None:
+            port = _DEFAULT_PORTS[scheme]
+        hostpart = f"[{host}]" if ":" in host else host
+        host_header = hostpart if port == _DEFAULT_PORTS[scheme] else f"{hostpart}:{port}"
+        path = quote(parts.path or "/", safe=_PATH_SAFE)
+        if not path.startswith("/"):
+            path = "/" + path
+        target = path + ("?" + quote(parts.query, safe=_QUERY_SAFE) if parts.query else "")
+        auth = None
+        if parts.username is not None or parts.password is not None:
+            user = unquote(parts.username or "")
+            pw = unquote(parts.password or "")
+            auth = "Basic " + base64.b64encode(f"{user}:{pw}".encode()).decode("ascii")
+        display = f"{scheme}://{host_header}{target}"
+        return _Target(scheme, host, port, host_header, target, display, auth)
+
+    def _target(self, url: str) -> _Target:
+        t = self._targets.get(url)
+        if t is None:
+            t = self._split(self._resolve(url))
+            if len(self._targets) >= _CACHE_LIMIT:
+                self._targets.clear()
+            self._targets[url] = t
+        return t
+
+    def _pool(self, t: _Target) -> Pool:
+        key = (t.scheme, t.host, t.port)
+        pool = self._pools.get(key)
+        if pool is None:
+            loop = asyncio.get_running_loop()
+            if self._loop is not None and self._loop is not loop:
+                # used from a new event loop: the old connections are unusable
+                for old in self._pools.values():
+                    old.close()
+                self._pools.clear()
+                self._prepared.clear()
+                if self._sweep_handle is not None:
+                    self._sweep_handle.cancel()
+                    self._sweep_handle = None
+            self._loop = loop
+            ctx = None
+            if t.scheme == "https":
+                if self._ssl_ctx is None:
+                    self._ssl_ctx = build_ssl_context(insecure=self._insecure,
+                                                      ca_file=self._ca_file)
+                ctx = self._ssl_ctx
+            pool = Pool(loop, t.scheme, t.host, t.port, ssl_context=ctx,
+                        max_connections=self._max_conns, keep_alive=self._keep_alive,
+                        connect_timeout=self._connect_timeout)
+            self._pools[key] = pool
+        return pool
+
+    def _prepare(self, method: str, url: str, headers: Mapping[str, str] | None,
+                 body: bytes | str | None, json: Any, params: Mapping[str, str | int] | None,
+                 *, cache: bool) -> Prepared:
+        if not isinstance(url, str):
+            raise ValueError(f"URL must be a str, got {type(url).__name__}")
+        m = method.upper()
+        if not _TOKEN.match(m):
+            raise ValueError(f"invalid HTTP method {method!r}")
+        t = self._target(url)
+        target = t.target
+        if params:
+            q = urlencode([(k, str(v)) for k, v in params.items()])
+            target += ("&" if "?" in target else "?") + q
+        hdrs = dict(self._defaults)
+        if t.auth is not None:
+            hdrs["authorization"] = ("Authorization", t.auth)
+        if headers:
+            for k, v in headers.items():
+                v = str(v)
+                _check_header(k, v)
+                hdrs[k.lower()] = (k, v)
+        payload: bytes | None = None
+        if json is not _MISSING:
+            if body is not None:
+                raise ValueError("pass either body= or json=, not both")
+            payload = _json.dumps(json, separators=(",", ":"), ensure_ascii=False).encode()
+            hdrs.setdefault("content-type", ("Content-Type", "application/json"))
+        elif body is not None:
+            if isinstance(body, str):
+                payload = body.encode("utf-8")
+            elif isinstance(body, bytes | bytearray | memoryview):
+                payload = bytes(body)
+            else:
+                raise ValueError(f"body must be bytes or str, got {type(body).__name__}")
+        hdrs.pop("content-length", None)
+        hdrs.pop("transfer-encoding", None)
+        if payload is not None:
+            hdrs["content-length"] = ("Content-Length", str(len(payload)))
+        elif m in _BODY_METHODS:
+            hdrs["content-length"] = ("Content-Length", "0")
+        if not self._keep_alive:
+            hdrs.setdefault("connection", ("Connection", "close"))
+        host = hdrs.pop("host", ("Host", t.host_header))
+        lines = [f"{m} {target} HTTP/1.1", f"Host: {host[1]}"]
+        lines.extend(f"{k}: {v}" for k, v in hdrs.values())
+        lines.append("\r\n")
+        data = "\r\n".join(lines).encode("utf-8")
+        separate = None
+        if payload:
+            if len(payload) <= _COALESCE_BODY:
+                data += payload
+            else:
+                separate = payload
+        display = t.display if target == t.target else f"{t.scheme}://{t.host_header}{target}"
+        prep = Prepared(self._pool(t), m, display, data, separate)
+        if cache:
+            per_method = self._prepared.get(method)
+            if per_method is None:
+                per_method = self._prepared[method] = {}
+            elif len(per_method) >= _CACHE_LIMIT:
+                per_method.clear()
+            per_method[url] = prep
+        return prep
+
+
+def _failure(prep: Prepared, started: float, error: str, detail: str, blocked: float,
+             connecting: float, tls: float) -> Response:
+    now = _perf()
+    return Response(method=prep.method, url=prep.url, error=error, error_detail=detail,
+                    timings=Timings(blocked=blocked, connecting=connecting,
+                                    tls_handshaking=tls, started=started, finished=now))
+
+
+def _redact(url: str) -> str:
+    """The URL without ``user:pass@`` credentials, for messages."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    netloc, slash, tail = rest.partition("/")
+    if "@" in netloc:
+        netloc = "***@" + netloc.rsplit("@", 1)[1]
+    return f"{scheme}{sep}{netloc}{slash}{tail}"
+
+
+__all__ = ["SWEEP_INTERVAL", "HttpClient"]

@@ -1,0 +1,404 @@
+"""One HTTP/1.1 connection: an ``asyncio.Protocol`` fed to ``httptools``.
+
+This is the hot path of the load generator. Everything here is written for
+CPython speed: ``__slots__``, no per-request closures, one ``Future`` per
+request, a single ``time.perf_counter()`` call per ``data_received`` (it gives
+the first-byte time, the last-byte time and the read-progress time at once),
+no timer per request (deadlines are checked by the client's sweeper every
+~100 ms; requests with sub-second timeouts arm a precise timer instead).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+import httptools
+
+from fleetload.protocols.http.errors import ErrorClass, classify
+from fleetload.protocols.http.response import Response, Timings
+
+if TYPE_CHECKING:
+    from fleetload.protocols.http.pool import Pool
+
+_perf = time.perf_counter
+_new = object.__new__
+_HttpParserError = httptools.HttpParserError
+_HttpParserUpgrade = httptools.HttpParserUpgrade
+_ResponseParser = httptools.HttpResponseParser
+_InvalidStateError = asyncio.InvalidStateError
+
+#: Timeouts at or above this use the ~100 ms sweeper; shorter ones a precise timer.
+PRECISE_TIMEOUT_BELOW = 1.0
+
+
+class Prepared:
+    """The encoded request: built once per (method, url) when the call has no
+    per-request headers/body/params, so repeated requests only reuse bytes."""
+
+    __slots__ = ("body", "data", "head", "method", "nbytes", "pool", "url")
+
+    def __init__(self, pool: Pool, method: str, url: str, data: bytes,
+                 body: bytes | None) -> None:
+        self.pool = pool
+        self.method = method
+        self.url = url  # full URL without credentials
+        self.data = data  # request line + headers (+ small body)
+        self.body = body  # large body written separately, else None
+        self.head = method == "HEAD"
+        self.nbytes = len(data) + (len(body) if body is not None else 0)
+
+
+class _HeadReader:
+    """Parser callbacks for a HEAD response: the response ends with its headers
+    (httptools cannot be told that a Content-Length is not followed by a body)."""
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.conn.headers.append((name, value))
+
+    def on_status(self, reason: bytes) -> None:
+        self.conn.reason += reason
+
+    def on_headers_complete(self) -> None:
+        conn = self.conn
+        conn.hdone = True
+        status = conn.parser.get_status_code()
+        if 100 <= status < 200 and status != 101:
+            conn.headers = []
+            conn.reason = b""
+            conn.hdone = False
+            return
+        if conn.fut is not None:
+            conn.parser = _ResponseParser(conn)  # the HEAD parser expects a body: drop it
+            conn.complete(status)
+
+
+class Connection(asyncio.Protocol):
+    """A keep-alive connection owned by a :class:`Pool`. At most one request in
+    flight (no pipelining)."""
+
+    __slots__ = (
+        "blocked", "body", "closed", "connecting", "create_future", "deadline", "fut", "hdone",
+        "headers", "keep", "loop", "parser", "pool", "prep", "read_to", "reason", "reused",
+        "rx", "started", "t_first", "t_last", "t_send", "t_sent", "timer", "tls", "transport",
+        "wpaused",
+    )
+
+    def __init__(self, pool: Pool) -> None:
+        self.pool = pool
+        self.loop: asyncio.AbstractEventLoop = pool.loop
+        self.create_future = self.loop.create_future
+        self.keep: bool = pool.keep_alive
+        self.transport: Any = None
+        self.parser = _ResponseParser(self)
+        self.closed = False
+        self.reused = False
+        self.wpaused = False
+        self.fut: asyncio.Future[Response] | None = None
+        self.prep: Prepared | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.reason = b""
+        self.body: bytes | bytearray = b""
+        self.hdone = False
+        self.rx = 0
+        self.started = self.t_send = self.t_sent = self.t_first = self.t_last = 0.0
+        self.blocked = self.connecting = self.tls = 0.0
+        self.read_to = 0.0
+        self.deadline = 0.0
+
+    # -- asyncio.Protocol ------------------------------------------------------------
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        try:
+            # pause_writing() then tells us a large request is still being written
+            transport.set_write_buffer_limits(high=0)
+        except Exception:  # noqa: BLE001 - best effort only
+            pass
+
+    def pause_writing(self) -> None:
+        self.wpaused = True
+
+    def resume_writing(self) -> None:
+        if self.wpaused:
+            self.wpaused = False
+            if self.fut is not None and self.rx == 0:
+                # the request is fully written only now
+                self.t_sent = self.t_last = _perf()
+
+    def data_received(self, data: bytes) -> None:
+        t = _perf()
+        if self.fut is None:
+            # bytes while idle: a protocol violation (or a 408 before closing)
+            self.abort()
+            return
+        if not self.rx:
+            self.t_first = t
+        self.t_last = t
+        self.rx += len(data)
+        try:
+            self.parser.feed_data(data)
+        except _HttpParserUpgrade:
+            if self.fut is not None:
+                self.complete(self.parser.get_status_code())
+            self.abort()
+        except _HttpParserError as exc:
+            err, detail = classify(exc)
+            self.fail(err, detail)
+
+    def eof_received(self) -> bool | None:
+        return None  # close the transport; connection_lost() follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.pool.discard(self)
+        if self.fut is None:
+            return
+        if exc is None:
+            if self.hdone and self._reads_to_eof():
+                self.complete(self.parser.get_status_code(), eof=True)
+            elif self.rx == 0:
+                self.fail(ErrorClass.CONNECTION_CLOSED,
+                          "server closed the connection without sending a response")
+            else:
+                self.fail(ErrorClass.CONNECTION_RESET,
+                          "server closed the connection mid-response")
+        else:
+            err, detail = classify(exc)
+            self.fail(err, detail)
+
+    # -- httptools callbacks ---------------------------------------------------------
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+
+    def on_status(self, reason: bytes) -> None:
+        self.reason += reason
+
+    def on_headers_complete(self) -> None:
+        self.hdone = True
+
+    def on_body(self, chunk: bytes) -> None:
+        b = self.body
+        if not b:
+            self.body = chunk
+        elif type(b) is bytearray:
+            b += chunk
+        else:
+            ba = bytearray(b)
+            ba += chunk
+            self.body = ba
+
+    def on_message_complete(self) -> None:
+        if self.fut is None:
+            self.abort()  # a response nobody asked for
+            return
+        status = self.parser.get_status_code()
+        if status < 200 and status != 101:  # interim 1xx: wait for the final response
+            self.headers = []
+            self.reason = b""
+            self.body = b""
+            self.hdone = False
+            return
+        self.complete(status)
+
+    # -- request lifecycle -----------------------------------------------------------
+    def send(self, prep: Prepared, started: float, t_send: float, blocked: float,
+             connecting: float, tls: float, read_to: float,
+             deadline: float) -> asyncio.Future[Response]:
+        """Write the request; the returned future gets the Response (never an
+        exception)."""
+        fut = self.fut = self.create_future()
+        self.prep = prep
+        self.started = started
+        self.t_send = t_send
+        self.blocked = blocked
+        self.connecting = connecting
+        self.tls = tls
+        self.read_to = read_to
+        self.deadline = deadline
+        self.rx = 0
+        if prep.head:
+            self.parser = _ResponseParser(_HeadReader(self))
+        try:
+            self.transport.write(prep.data)
+            if prep.body is not None:
+                self.transport.write(prep.body)
+        except Exception as exc:  # noqa: BLE001 - closed transport, broken pipe...
+            err, detail = classify(exc)
+            if isinstance(exc, RuntimeError | AttributeError):
+                err, detail = ErrorClass.CONNECTION_CLOSED, "connection closed before sending"
+            self.t_sent = self.t_last = _perf()
+            self.fail(err, detail)
+            return fut
+        t = self.t_sent = self.t_last = _perf()
+        if self.closed:
+            # connection_lost already ran (handed to us just before it died)
+            self.fail(ErrorClass.CONNECTION_CLOSED, "connection closed before sending")
+        elif read_to < PRECISE_TIMEOUT_BELOW or deadline - t < PRECISE_TIMEOUT_BELOW:
+            self._arm(min(t + read_to, deadline))
+        return fut
+
+    def complete(self, status: int, eof: bool = False) -> None:
+        """The response is complete: resolve the future, return the connection
+        to the pool (or close it)."""
+        fut = self.fut
+        if fut is None:
+            return
+        self.fut = None
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        prep = self.prep
+        t_last = self.t_last
+        body = self.body
+        if type(body) is bytearray:
+            body = bytes(body)
+        r = _new(Response)
+        r.status = status
+        r._reason = self.reason
+        r._raw_headers = self.headers
+        r._headers = None
+        r.body = body
+        r.method = prep.method  # type: ignore[union-attr]
+        r.url = prep.url  # type: ignore[union-attr]
+        r.error = None
+        r.error_detail = None
+        r.bytes_sent = prep.nbytes  # type: ignore[union-attr]
+        r.bytes_received = self.rx
+        t = _new(Timings)
+        t.blocked = self.blocked
+        t.connecting = self.connecting
+        t.tls_handshaking = self.tls
+        t.started = self.started
+        t.finished = t_last
+        t_sent = self.t_sent
+        t.sending = sending = t_sent - self.t_send
+        t.waiting = waiting = self.t_first - t_sent
+        t.receiving = receiving = t_last - self.t_first
+        t.duration = sending + waiting + receiving
+        r.timings = t
+        self.headers = []
+        self.reason = b""
+        self.body = b""
+        self.hdone = False
+        if eof:
+            pass
+        elif self.keep and status != 101 and self.parser.should_keep_alive():
+            self.reused = True
+            self.pool.release(self)
+        else:
+            self.abort()
+        try:
+            fut.set_result(r)
+        except _InvalidStateError:  # the request was cancelled meanwhile
+            self.abort()
+
+    def fail(self, error: str, detail: str) -> None:
+        """End the in-flight request with an error and drop the connection."""
+        fut = self.fut
+        self.fut = None
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.abort()
+        if fut is None or fut.done():
+            return
+        prep = self.prep
+        assert prep is not None
+        now = _perf()
+        sending = self.t_sent - self.t_send if self.t_sent >= self.t_send else 0.0
+        if self.rx:
+            waiting = self.t_first - self.t_sent
+            receiving = now - self.t_first
+        else:
+            waiting = max(0.0, now - self.t_sent)
+            receiving = 0.0
+        r = _new(Response)
+        r.status = self.parser.get_status_code() if self.hdone else 0
+        r._reason = self.reason if self.hdone else b""
+        r._raw_headers = self.headers if self.hdone else []
+        r._headers = None
+        r.body = b""
+        r.method = prep.method
+        r.url = prep.url
+        r.error = error
+        r.error_detail = detail
+        r.bytes_sent = prep.nbytes
+        r.bytes_received = self.rx
+        r.timings = Timings(blocked=self.blocked, connecting=self.connecting,
+                            tls_handshaking=self.tls, sending=sending, waiting=waiting,
+                            receiving=receiving, started=self.started, finished=now)
+        self.headers = []
+        self.reason = b""
+        self.body = b""
+        self.hdone = False
+        fut.set_result(r)
+
+    def abort(self) -> None:
+        """Close the socket now and leave the pool (idempotent)."""
+        if not self.closed:
+            self.closed = True
+            self.pool.discard(self)
+        tr = self.transport
+        if tr is not None:
+            try:
+                tr.abort()
+            except Exception:  # noqa: BLE001 - already closed
+                pass
+
+    def cancel(self) -> None:
+        """The awaiting request was cancelled: the connection state is unknown."""
+        self.fut = None
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.abort()
+
+    # -- deadlines -------------------------------------------------------------------
+    def check_deadline(self, now: float) -> float:
+        """Fail the in-flight request if a deadline passed; else return the next
+        deadline (0.0 when idle)."""
+        if self.fut is None:
+            return 0.0
+        if now >= self.deadline:
+            self.fail(ErrorClass.TIMEOUT, "request exceeded its total timeout")
+            return 0.0
+        read_deadline = self.t_last + self.read_to
+        if now >= read_deadline and not self.wpaused:
+            if self.rx:
+                self.fail(ErrorClass.READ_TIMEOUT,
+                          f"no data for {self.read_to:g}s while reading the response")
+            else:
+                self.fail(ErrorClass.READ_TIMEOUT,
+                          f"no response within {self.read_to:g}s of sending the request")
+            return 0.0
+        return min(read_deadline, self.deadline)
+
+    def _arm(self, when: float) -> None:
+        self.timer = self.loop.call_later(max(0.0, when - _perf()), self._on_timer)
+
+    def _on_timer(self) -> None:
+        self.timer = None
+        nxt = self.check_deadline(_perf())
+        if nxt:
+            self._arm(nxt)
+
+    def _reads_to_eof(self) -> bool:
+        """True when the response has neither Content-Length nor chunked encoding,
+        so its body legitimately ends at EOF."""
+        for name, value in self.headers:
+            lname = name.lower()
+            if lname == b"content-length":
+                return False
+            if lname == b"transfer-encoding" and b"chunked" in value.lower():
+                return False
+        return True
+
+
+__all__ = ["PRECISE_TIMEOUT_BELOW", "Connection", "Prepared"]

@@ -1,0 +1,299 @@
+"""Keep-alive connection pool of one origin (scheme, host, port)."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import ssl
+import time
+from collections import deque
+from typing import Any
+
+from fleetload.protocols.http.connection import PRECISE_TIMEOUT_BELOW, Connection
+from fleetload.protocols.http.errors import ErrorClass, classify, tls_detail
+
+_perf = time.perf_counter
+
+#: How long resolved addresses of a host name are reused for new connections.
+DNS_CACHE_SECONDS = 10.0
+
+
+class _Timeout:
+    """Sentinel a blocked waiter receives when its deadline passed."""
+
+
+class _Closed:
+    """Sentinel a blocked waiter receives when the client is closed."""
+
+
+TIMED_OUT = _Timeout()
+CLOSED = _Closed()
+
+
+def _time_out_waiter(fut: asyncio.Future[Any]) -> None:
+    if not fut.done():
+        fut.set_result(TIMED_OUT)
+
+
+class AcquireFailed(Exception):
+    """Getting a connection failed; carries what the failure Response needs."""
+
+    def __init__(self, error: str, detail: str, *, blocked: float = 0.0,
+                 connecting: float = 0.0, tls: float = 0.0) -> None:
+        super().__init__(detail)
+        self.error = error
+        self.detail = detail
+        self.blocked = blocked
+        self.connecting = connecting
+        self.tls = tls
+
+
+class Pool:
+    """LIFO idle connections of one origin plus the waiters for a free slot.
+
+    ``conns`` holds every open or connecting connection (it is what
+    ``max_connections`` limits); ``idle`` is a dict used as an ordered set, so
+    ``popitem()`` gives the most recently released connection and a connection
+    that dies while idle is removed in O(1).
+    """
+
+    __slots__ = ("addrs", "addrs_expiry", "conns", "connect_timeout", "host", "idle",
+                 "keep_alive", "loop", "max", "port", "reserved", "scheme", "server_hostname",
+                 "ssl", "waiters")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, scheme: str, host: str, port: int, *,
+                 ssl_context: ssl.SSLContext | None, max_connections: int | None,
+                 keep_alive: bool, connect_timeout: float) -> None:
+        self.loop = loop
+        self.scheme = scheme
+        self.host = host
+        self.port = port
+        self.ssl = ssl_context
+        self.server_hostname = host
+        self.max = max_connections
+        self.keep_alive = keep_alive
+        self.connect_timeout = connect_timeout
+        self.conns: set[Connection] = set()
+        self.idle: dict[Connection, None] = {}
+        self.waiters: deque[tuple[asyncio.Future[Any], float]] = deque()
+        self.reserved = 0  # slots promised to woken waiters that will connect
+        self.addrs: list[tuple[int, tuple[Any, ...]]] | None = None
+        self.addrs_expiry = 0.0
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            pass
+        else:
+            fam = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+            self.addrs = [(fam, (host, port))]
+            self.addrs_expiry = float("inf")
+
+    # -- hot path helpers (called from Connection callbacks) -------------------------
+    def release(self, conn: Connection) -> None:
+        """A connection finished a response and may be reused."""
+        waiters = self.waiters
+        while waiters:
+            fut, _ = waiters.popleft()
+            if not fut.done():
+                fut.set_result(conn)
+                return
+        self.idle[conn] = None
+
+    def discard(self, conn: Connection) -> None:
+        """A connection is closed: forget it and give its slot to a waiter."""
+        self.idle.pop(conn, None)
+        if conn in self.conns:
+            self.conns.remove(conn)
+            self._wake_for_slot()
+
+    def _wake_for_slot(self) -> None:
+        waiters = self.waiters
+        while waiters:
+            fut, _ = waiters.popleft()
+            if not fut.done():
+                self.reserved += 1
+                fut.set_result(None)
+                return
+
+    # -- slow path ---------------------------------------------------------------------
+    def has_free_slot(self) -> bool:
+        return self.max is None or len(self.conns) + self.reserved < self.max
+
+    async def acquire(self, deadline: float, *,
+                      fresh: bool = False) -> tuple[Connection, float, float, float]:
+        """An idle or new connection: ``(conn, blocked, connecting, tls)``. Raises
+        :class:`AcquireFailed`; never returns a closed connection knowingly.
+        ``fresh`` skips the idle list (retry after a stale keep-alive connection);
+        a connection handed over by a finishing request is still accepted."""
+        t0 = _perf()
+        while True:
+            idle = self.idle
+            while idle and not fresh:
+                conn = idle.popitem()[0]
+                if not conn.closed:
+                    return conn, _perf() - t0, 0.0, 0.0
+            if self.has_free_slot():
+                break
+            fut: asyncio.Future[Any] = self.loop.create_future()
+            self.waiters.append((fut, deadline))
+            timer = None
+            left = deadline - _perf()
+            if left < PRECISE_TIMEOUT_BELOW:
+                timer = self.loop.call_later(max(0.0, left), _time_out_waiter, fut)
+            try:
+                got = await fut
+            except asyncio.CancelledError:
+                if timer is not None:
+                    timer.cancel()
+                if fut.done() and not fut.cancelled():
+                    got = fut.result()
+                    if isinstance(got, Connection):
+                        if not got.closed:
+                            self.release(got)
+                    elif got is None:
+                        self.reserved -= 1
+                        self._wake_for_slot()
+                raise
+            if timer is not None:
+                timer.cancel()
+            if got is None:  # a slot was freed and reserved for us
+                self.reserved -= 1
+                break
+            if got is TIMED_OUT:
+                raise AcquireFailed(ErrorClass.TIMEOUT,
+                                    "request timed out waiting for a free connection "
+                                    "(max_connections_per_origin reached)",
+                                    blocked=_perf() - t0)
+            if got is CLOSED:
+                raise AcquireFailed(ErrorClass.OTHER, "client closed", blocked=_perf() - t0)
+            if not got.closed:
+                return got, _perf() - t0, 0.0, 0.0
+        conn = Connection(self)
+        self.conns.add(conn)
+        try:
+            return await self._connect(conn, t0, deadline)
+        except BaseException:
+            conn.abort()
+            raise
+
+    async def _resolve(self, deadline: float) -> list[tuple[int, tuple[Any, ...]]]:
+        now = _perf()
+        addrs = self.addrs
+        if addrs is not None and now < self.addrs_expiry:
+            return addrs
+        infos = await self.loop.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM,
+                                            proto=socket.IPPROTO_TCP)
+        addrs = [(fam, sockaddr) for fam, _, _, _, sockaddr in infos]
+        if not addrs:
+            raise socket.gaierror(socket.EAI_NONAME, "no addresses")
+        self.addrs = addrs
+        self.addrs_expiry = _perf() + DNS_CACHE_SECONDS
+        return addrs
+
+    async def _connect(self, conn: Connection, t0: float,
+                       deadline: float) -> tuple[Connection, float, float, float]:
+        loop = self.loop
+        now = _perf()
+        budget = min(self.connect_timeout, deadline - now)
+        total_bound = deadline - now <= self.connect_timeout
+        end = now + budget
+        phase = "resolving"
+        t_conn = t_tls = now
+        try:
+            if budget <= 0:
+                raise TimeoutError
+            async with asyncio.timeout(budget):
+                addrs = await self._resolve(deadline)
+                t_conn = _perf()
+                phase = "connecting"
+                last_exc: BaseException | None = None
+                for fam, sockaddr in addrs:
+                    try:
+                        await loop.create_connection(lambda: conn, sockaddr[0], sockaddr[1],
+                                                     family=fam)
+                        last_exc = None
+                        break
+                    except OSError as exc:
+                        last_exc = exc
+                if last_exc is not None:
+                    raise last_exc
+                t_tls = _perf()
+                if self.ssl is not None:
+                    phase = "tls"
+                    tr = await loop.start_tls(conn.transport, conn, self.ssl,
+                                              server_hostname=self.server_hostname,
+                                              ssl_handshake_timeout=max(0.001, end - _perf()))
+                    if tr is None:
+                        raise ConnectionResetError("connection closed during TLS handshake")
+                    conn.transport = tr
+                    if conn.closed:
+                        raise ConnectionResetError("connection closed during TLS handshake")
+        except TimeoutError:
+            now = _perf()
+            blocked, connecting, tls = self._phases(t0, t_conn, t_tls, now, phase)
+            if total_bound:
+                raise AcquireFailed(ErrorClass.TIMEOUT, f"request timed out while {phase}",
+                                    blocked=blocked, connecting=connecting, tls=tls) from None
+            what = {"resolving": "name resolution", "connecting": "TCP connect",
+                    "tls": "TLS handshake"}[phase]
+            raise AcquireFailed(ErrorClass.CONNECT_TIMEOUT,
+                                f"{what} timed out after {self.connect_timeout:g}s",
+                                blocked=blocked, connecting=connecting, tls=tls) from None
+        except (OSError, ssl.SSLError, ValueError, RuntimeError) as exc:
+            now = _perf()
+            blocked, connecting, tls = self._phases(t0, t_conn, t_tls, now, phase)
+            if phase == "tls":
+                if isinstance(exc, ssl.SSLError | ssl.CertificateError):
+                    err, detail = ErrorClass.TLS_ERROR, tls_detail(exc)
+                else:
+                    err, detail = classify(exc, connecting=True)
+                    if err == ErrorClass.OTHER:
+                        err, detail = ErrorClass.TLS_ERROR, tls_detail(exc)
+            else:
+                err, detail = classify(exc, connecting=True)
+            raise AcquireFailed(err, detail, blocked=blocked, connecting=connecting,
+                                tls=tls) from None
+        t_done = _perf()
+        return conn, t_conn - t0, t_tls - t_conn, (t_done - t_tls) if self.ssl else 0.0
+
+    @staticmethod
+    def _phases(t0: float, t_conn: float, t_tls: float, now: float,
+                phase: str) -> tuple[float, float, float]:
+        if phase == "resolving":
+            return now - t0, 0.0, 0.0
+        if phase == "connecting":
+            return t_conn - t0, now - t_conn, 0.0
+        return t_conn - t0, t_tls - t_conn, now - t_tls
+
+    # -- sweeping / closing ----------------------------------------------------------
+    def sweep(self, now: float) -> None:
+        """Fail requests and waiters whose deadline passed (called every ~100 ms)."""
+        for conn in [c for c in self.conns if c.fut is not None]:
+            conn.check_deadline(now)
+        if self.waiters:
+            for fut, deadline in self.waiters:
+                if now >= deadline and not fut.done():
+                    fut.set_result(TIMED_OUT)
+            if any(f.done() for f, _ in self.waiters):
+                self.waiters = deque(w for w in self.waiters if not w[0].done())
+
+    def close(self) -> None:
+        for fut, _ in self.waiters:
+            if not fut.done():
+                fut.set_result(CLOSED)
+        self.waiters.clear()
+        for conn in list(self.conns):
+            if conn.fut is not None:
+                conn.fail(ErrorClass.OTHER, "client closed")
+            else:
+                conn.abort()
+        self.conns.clear()
+        self.idle.clear()
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.conns) or bool(self.waiters)
+
+
+__all__ = ["AcquireFailed", "Pool"]

@@ -1,0 +1,256 @@
+"""Response, Headers and Timings of the HTTP client.
+
+All three use ``__slots__`` and are built on the hot path with as little work
+as possible: header names/values are kept as the raw ``bytes`` pairs the parser
+produced and decoded only when a script looks at them.
+"""
+
+from __future__ import annotations
+
+import json as _json
+from collections.abc import Iterable, Iterator, Mapping
+from http import HTTPStatus
+from typing import Any, overload
+
+_HeaderPairs = list[tuple[bytes, bytes]]
+
+
+class Headers:
+    """Case-insensitive, multi-valued, order-preserving response headers.
+
+    ``get``/``[]`` return the first value of a name, ``get_all`` every value
+    (e.g. several ``Set-Cookie``); ``items()`` yields every ``(name, value)``
+    pair in received order with the received name case.
+    """
+
+    __slots__ = ("_index", "_items", "_raw")
+
+    def __init__(self, headers: Mapping[str, str] | Iterable[tuple[str, str]]
+                 | Iterable[tuple[bytes, bytes]] | None = None) -> None:
+        self._raw: _HeaderPairs | None = None
+        self._items: list[tuple[str, str]] | None = None
+        self._index: dict[str, list[str]] | None = None
+        if headers is None:
+            self._items = []
+            return
+        pairs = headers.items() if isinstance(headers, Mapping) else headers
+        items: list[tuple[str, str]] = []
+        for k, v in pairs:
+            items.append((k.decode("latin-1") if isinstance(k, bytes) else str(k),
+                          v.decode("latin-1") if isinstance(v, bytes) else str(v)))
+        self._items = items
+
+    @classmethod
+    def _from_raw(cls, raw: _HeaderPairs) -> Headers:
+        h = cls.__new__(cls)
+        h._raw = raw
+        h._items = None
+        h._index = None
+        return h
+
+    def _pairs(self) -> list[tuple[str, str]]:
+        items = self._items
+        if items is None:
+            raw = self._raw or []
+            items = self._items = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw]
+        return items
+
+    def _idx(self) -> dict[str, list[str]]:
+        idx = self._index
+        if idx is None:
+            idx = {}
+            for k, v in self._pairs():
+                idx.setdefault(k.lower(), []).append(v)
+            self._index = idx
+        return idx
+
+    @overload
+    def get(self, name: str) -> str | None: ...
+    @overload
+    def get(self, name: str, default: str) -> str: ...
+    @overload
+    def get(self, name: str, default: Any) -> Any: ...
+
+    def get(self, name: str, default: Any = None) -> Any:
+        values = self._idx().get(name.lower())
+        return values[0] if values else default
+
+    def get_all(self, name: str) -> list[str]:
+        return list(self._idx().get(name.lower(), ()))
+
+    def __getitem__(self, name: str) -> str:
+        values = self._idx().get(name.lower())
+        if not values:
+            raise KeyError(name)
+        return values[0]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._idx()
+
+    def __iter__(self) -> Iterator[str]:
+        return (k for k, _ in self._pairs())
+
+    def __len__(self) -> int:
+        return len(self._pairs())
+
+    def __bool__(self) -> bool:
+        return bool(self._raw) if self._items is None else bool(self._items)
+
+    def keys(self) -> list[str]:
+        return [k for k, _ in self._pairs()]
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._pairs())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Headers):
+            return self._pairs() == other._pairs()
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        shown = [(k, "***" if k.lower() in ("authorization", "set-cookie", "cookie",
+                                             "proxy-authorization") else v)
+                 for k, v in self._pairs()]
+        return f"Headers({shown!r})"
+
+
+class Timings:
+    """k6's request phases, in seconds.
+
+    ``blocked``: waiting for a pool slot / idle connection (includes DNS lookup
+    of a new connection, like k6); ``connecting``: TCP connect (0 when reused);
+    ``tls_handshaking`` (0 when reused or plain); ``sending``; ``waiting``
+    (request written -> first response byte); ``receiving`` (first -> last
+    byte); ``duration`` = sending + waiting + receiving (k6's
+    ``http_req_duration``); ``started``/``finished`` are ``time.perf_counter()``
+    timestamps of the ``request()`` call's start and of the last byte / failure.
+    """
+
+    __slots__ = ("blocked", "connecting", "duration", "finished", "receiving", "sending",
+                 "started", "tls_handshaking", "waiting")
+
+    def __init__(self, *, blocked: float = 0.0, connecting: float = 0.0,
+                 tls_handshaking: float = 0.0, sending: float = 0.0, waiting: float = 0.0,
+                 receiving: float = 0.0, started: float = 0.0, finished: float = 0.0) -> None:
+        self.blocked = blocked
+        self.connecting = connecting
+        self.tls_handshaking = tls_handshaking
+        self.sending = sending
+        self.waiting = waiting
+        self.receiving = receiving
+        self.duration = sending + waiting + receiving
+        self.started = started
+        self.finished = finished
+
+    def as_dict(self) -> dict[str, float]:
+        return {name: getattr(self, name) for name in (
+            "blocked", "connecting", "tls_handshaking", "sending", "waiting", "receiving",
+            "duration", "started", "finished")}
+
+    def __repr__(self) -> str:
+        return ("Timings(" + ", ".join(f"{k}={v * 1000:.3f}ms" for k, v in self.as_dict().items()
+                                       if k not in ("started", "finished")) + ")")
+
+
+def _charset(content_type: str | None) -> str:
+    if content_type:
+        for part in content_type.split(";")[1:]:
+            key, _, value = part.partition("=")
+            if key.strip().lower() == "charset":
+                value = value.strip().strip('"').strip("'")
+                if value:
+                    return value
+    return "utf-8"
+
+
+class Response:
+    """The outcome of one request; ``error`` is ``None`` on success, else one of
+    :class:`~fleetload.protocols.http.ErrorClass` (``status`` is then 0, or the
+    status if the headers arrived before the failure)."""
+
+    __slots__ = ("_headers", "_raw_headers", "_reason", "body", "bytes_received", "bytes_sent",
+                 "error", "error_detail", "method", "status", "timings", "url")
+
+    status: int
+    body: bytes
+    method: str
+    url: str
+    error: str | None
+    error_detail: str | None
+    timings: Timings
+    bytes_sent: int
+    bytes_received: int
+    _reason: bytes | str
+    _raw_headers: _HeaderPairs
+    _headers: Headers | None
+
+    def __init__(self, *, status: int = 0, reason: str = "", headers: Headers | None = None,
+                 body: bytes = b"", method: str = "GET", url: str = "",
+                 error: str | None = None, error_detail: str | None = None,
+                 timings: Timings | None = None, bytes_sent: int = 0,
+                 bytes_received: int = 0) -> None:
+        self.status = status
+        self._reason = reason
+        self._raw_headers = []
+        self._headers = headers if headers is not None else Headers()
+        self.body = body
+        self.method = method
+        self.url = url
+        self.error = error
+        self.error_detail = error_detail
+        self.timings = timings if timings is not None else Timings()
+        self.bytes_sent = bytes_sent
+        self.bytes_received = bytes_received
+
+    @property
+    def headers(self) -> Headers:
+        h = self._headers
+        if h is None:
+            h = self._headers = Headers._from_raw(self._raw_headers)
+        return h
+
+    @property
+    def reason(self) -> str:
+        r = self._reason
+        if isinstance(r, bytes):
+            r = r.decode("latin-1").strip()
+            if not r and self.status:
+                try:
+                    r = HTTPStatus(self.status).phrase
+                except ValueError:
+                    r = ""
+            self._reason = r
+        return r
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and 200 <= self.status < 400
+
+    @property
+    def text(self) -> str:
+        body = self.body
+        if not body:
+            return ""
+        charset = _charset(self.headers.get("content-type"))
+        try:
+            return body.decode(charset, errors="replace")
+        except LookupError:
+            return body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The body parsed as JSON; ``ValueError`` when it is not valid JSON."""
+        try:
+            return _json.loads(self.body)
+        except ValueError:
+            raise
+        except Exception as exc:  # e.g. TypeError on odd encodings
+            raise ValueError(f"invalid JSON body: {exc}") from exc
+
+    def __repr__(self) -> str:
+        extra = f" error={self.error}" if self.error else ""
+        return f"<Response {self.method} {self.url} {self.status}{extra}>"
+
+
+__all__ = ["Headers", "Response", "Timings"]

@@ -1,0 +1,82 @@
+"""The status line printed every ``--stats-interval`` while a run goes."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from fleetload.durations import format_duration
+
+# A scheduler later than this is "behind schedule" (iterations start late).
+BEHIND_WARN = 0.1
+
+
+def _p95(rows: list[dict[str, Any]]) -> float | None:
+    """Largest per-interval p95 in the window: a conservative live figure (the
+    exact run-wide percentiles come in the summary)."""
+    best = None
+    for r in rows:
+        for sc in r["scenarios"].values():
+            d = sc.get("duration")
+            if d and (best is None or d["p95"] > best):
+                best = d["p95"]
+    return best
+
+
+class LiveLine:
+    def __init__(self, *, every: float, planned: float,
+                 scheduled_rate: Callable[[float], float | None],
+                 out: TextIO | None = None, quiet: bool = False) -> None:
+        self.every = every
+        self.planned = planned
+        self.scheduled_rate = scheduled_rate
+        self.out = out or sys.stderr
+        self.quiet = quiet
+        self._window: list[dict[str, Any]] = []
+        self._last_print = 0.0
+        self.total_reqs = 0.0
+        self.total_failed = 0.0
+        self.total_dropped = 0.0
+        self.max_behind = 0.0
+
+    def on_row(self, row: dict[str, Any]) -> None:
+        self._window.append(row)
+        for sc in row["scenarios"].values():
+            self.total_reqs += sc["reqs"]
+            self.total_failed += sc["failed"]
+            self.total_dropped += sc["dropped"]
+        behind = max(row["behind"].values(), default=0.0)
+        self.max_behind = max(self.max_behind, behind)
+        if row["t"] - self._last_print >= self.every - 1e-6:
+            self.emit(row["t"])
+
+    def line(self, now: float) -> str:
+        rows = self._window
+        span = sum(r["dt"] for r in rows) or 1.0
+        reqs = sum(sc["reqs"] for r in rows for sc in r["scenarios"].values())
+        iters = sum(sc["iterations"] for r in rows for sc in r["scenarios"].values())
+        failed = sum(sc["failed"] for r in rows for sc in r["scenarios"].values())
+        dropped = sum(sc["dropped"] for r in rows for sc in r["scenarios"].values())
+        in_flight = sum(sc["vus"] for sc in rows[-1]["scenarios"].values()) if rows else 0
+        behind = max((max(r["behind"].values(), default=0.0) for r in rows), default=0.0)
+        p95 = _p95(rows)
+        parts = [f"[{format_duration(now):>7} / {format_duration(self.planned)}]"]
+        sched = self.scheduled_rate(now)
+        rate = f"{reqs / span:,.0f} req/s" if reqs else f"{iters / span:,.0f} it/s"
+        if sched:
+            rate += f" ({iters / span:,.0f} of {sched:,.0f} it/s scheduled)"
+        parts.append(rate)
+        parts.append(f"in flight {in_flight:,.0f}")
+        parts.append(f"failed {100.0 * failed / reqs:.2f}%" if reqs else "failed -")
+        parts.append(f"p95 {p95:.1f}ms" if p95 is not None else "p95 -")
+        parts.append(f"dropped {self.total_dropped:,.0f}" + (f" (+{dropped:,.0f})" if dropped else ""))
+        if behind > BEHIND_WARN:
+            parts.append(f"BEHIND SCHEDULE by {format_duration(behind)}")
+        return " | ".join(parts)
+
+    def emit(self, now: float) -> None:
+        if self._window and not self.quiet:
+            print(self.line(now), file=self.out, flush=True)
+        self._window = []
+        self._last_print = now

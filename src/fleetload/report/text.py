@@ -1,0 +1,93 @@
+"""The end-of-run text summary (``summary.txt`` and the terminal)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fleetload.durations import format_duration
+
+
+def _ms(v: float | None) -> str:
+    if v is None:
+        return "-"
+    if v >= 1000:
+        return f"{v / 1000:.2f}s"
+    if v >= 1:
+        return f"{v:.2f}ms"
+    return f"{v * 1000:.0f}µs"
+
+
+def _metric_line(name: str, m: dict[str, Any]) -> str:
+    v = m["values"]
+    kind = m["type"]
+    if kind == "trend":
+        fmt = _ms if m["contains"] == "time" else (lambda x: f"{x:.3f}")
+        body = " ".join(f"{k}={fmt(v[k])}" for k in ("avg", "min", "med", "max", "p(90)", "p(95)", "p(99)")
+                        if k in v)
+    elif kind == "counter":
+        unit = " B" if m["contains"] == "data" else ""
+        body = f"{v['count']:,.0f}{unit}  {v['rate']:,.2f}{unit}/s"
+    elif kind == "rate":
+        total = v["passes"] + v["fails"]
+        body = f"{100.0 * v['rate']:.2f}%  {v['passes']:,.0f} of {total:,.0f}"
+    else:
+        body = f"{v.get('value', 0):,.0f}  min={v.get('min', 0):,.0f} max={v.get('max', 0):,.0f}"
+    return f"  {name + ' ':.<40} {body}"
+
+
+def render_summary(summary: dict[str, Any], *, results_dir: str | None = None) -> str:
+    lines: list[str] = []
+    run = summary["run"]
+    lines.append(f"  run {run['id']}  {run['source']}  {format_duration(run['elapsed'])}"
+                 f"  workers={run['workers']}")
+    if run.get("stopped_by"):
+        lines.append(f"  stopped early: {run['stopped_by']}")
+    if summary["thresholds"]:
+        lines.append("")
+        lines.append("  thresholds")
+        for t in summary["thresholds"]:
+            mark = "✓" if t["ok"] else "✗"
+            seen = t["observed"]
+            obs = "no samples" if seen is None else f"{seen:,.4g}"
+            lines.append(f"  {mark} {t['metric']}  {t['threshold']}  (observed {obs})")
+    lines.append("")
+    metrics = summary["metrics"]
+    for name in sorted(k for k in metrics if "{" not in k):
+        lines.append(_metric_line(name, metrics[name]))
+    lines.append("")
+    lines.append("  per scenario")
+    header = (f"  {'scenario':<22} {'iters':>9} {'it/s':>9} {'reqs':>9} {'failed':>7} "
+              f"{'p50':>9} {'p95':>9} {'p99':>9} {'lat p99':>9} {'dropped':>8}")
+    lines.append(header)
+    for name, sc in summary["scenarios"].items():
+        d = sc["http_req_duration"] or sc["iteration_duration"] or {}
+        lat = sc["http_req_latency"] or {}
+        lines.append(
+            f"  {name:<22} {sc['iterations']:>9,.0f} {sc['iteration_rate']:>9,.1f} "
+            f"{sc['http_reqs']:>9,.0f} {100 * sc['http_req_failed_rate']:>6.2f}% "
+            f"{_ms(d.get('p50')):>9} {_ms(d.get('p95')):>9} {_ms(d.get('p99')):>9} "
+            f"{_ms(lat.get('p99')):>9} {sc['dropped_iterations']:>8,.0f}")
+    for name, sc in summary["scenarios"].items():
+        sched = sc.get("schedule")
+        if not sched:
+            continue
+        lag = sched["iteration_lag"] or {}
+        state = "kept" if sched["kept"] else "NOT KEPT"
+        why = []
+        if sched["dropped_iterations"]:
+            why.append(f"{sched['dropped_iterations']:,.0f} dropped (in-flight cap reached)")
+        if sched["behind"]:
+            why.append(f"fell behind: start lag p99 {_ms(lag.get('p99'))}")
+        lines.append(f"  schedule {name}: {state}; start lag p99 {_ms(lag.get('p99'))}"
+                     + (f" - {'; '.join(why)}" if why else ""))
+    if summary["errors"]:
+        lines.append("")
+        lines.append("  iteration errors")
+        for e in summary["errors"][:10]:
+            lines.append(f"  {e['count']:>8,} x {e['error']}")
+    lines.append("")
+    verdict = run["verdict"]
+    lines.append(f"  verdict: {verdict.upper()} (exit {run['exit_code']})")
+    if results_dir:
+        lines.append(f"  results: {results_dir}")
+    return "\n".join(lines) + "\n"

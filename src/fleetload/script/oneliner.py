@@ -1,0 +1,63 @@
+"""``fleetload run --url URL ...`` without a script, as with hey or wrk."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fleetload.engine.executors import ConstantArrivalRate, ConstantVUs
+from fleetload.engine.vu import VU
+from fleetload.errors import ConfigError
+from fleetload.metrics.thresholds import parse_thresholds
+from fleetload.script.loader import Plan, script_env
+from fleetload.script.model import Scenario
+from fleetload.script.options import ClientOptions, Overrides
+
+
+@dataclass(frozen=True)
+class OneLiner:
+    url: str
+    method: str = "GET"
+    headers: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    body: str | None = None
+    max_in_flight: int | None = None
+
+
+def parse_header(text: str) -> tuple[str, str]:
+    name, colon, value = text.partition(":")
+    if not colon or not name.strip():
+        raise ConfigError(f"--header {text!r}: expected 'Name: value'")
+    return name.strip(), value.strip()
+
+
+def oneliner_plan(spec: OneLiner, overrides: Overrides) -> Plan:
+    if not spec.url.startswith(("http://", "https://")):
+        raise ConfigError(f"--url {spec.url!r}: expected an http:// or https:// URL")
+    if overrides.duration is None:
+        raise ConfigError("--url needs --duration (e.g. --duration 30s)")
+    if (overrides.rate is None) == (overrides.vus is None):
+        raise ConfigError("--url needs exactly one of --rate (open loop) or --vus (closed loop)")
+    if overrides.rate is not None:
+        executor: Any = ConstantArrivalRate(rate=overrides.rate, duration=overrides.duration,
+                                            max_in_flight=spec.max_in_flight or 0,
+                                            graceful_stop=5.0)
+    else:
+        if spec.max_in_flight is not None:
+            raise ConfigError("--max-in-flight applies to --rate only")
+        executor = ConstantVUs(vus=int(overrides.vus or 0), duration=overrides.duration,
+                               graceful_stop=5.0)
+    method = spec.method.upper()
+    url = spec.url
+    headers = dict(spec.headers)
+    body = spec.body.encode() if spec.body is not None else None
+
+    async def default(vu: VU) -> None:
+        await vu.http.request(method, url, headers=headers, body=body)
+
+    client = overrides.apply_client(ClientOptions())
+    raw_thresholds: dict[str, list[Any]] = {}
+    for selector, expr in overrides.thresholds:
+        raw_thresholds.setdefault(selector, []).append(expr)
+    return Plan(source=f"{method} {url}", scenarios=[Scenario("default", default, executor)],
+                thresholds=parse_thresholds(raw_thresholds), client=client,
+                env=script_env(overrides))

@@ -1,0 +1,65 @@
+"""Shared fixtures: a stub HTTP server in its own process, and CLI helpers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class StubServer:
+    url: str
+    proc: subprocess.Popen[str]
+
+    def stats(self) -> dict[str, int]:
+        with urllib.request.urlopen(self.url + "/stats", timeout=5) as r:
+            data: dict[str, int] = json.loads(r.read())
+        return data
+
+
+def start_stub() -> StubServer:
+    proc = subprocess.Popen([sys.executable, "-m", "tests.support.stubserver"], cwd=ROOT,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line.startswith("PORT "):
+        proc.kill()
+        raise RuntimeError(f"stub server did not start: {line!r}")
+    return StubServer(f"http://127.0.0.1:{int(line.split()[1])}", proc)
+
+
+@pytest.fixture
+def stub() -> Iterator[StubServer]:
+    server = start_stub()
+    yield server
+    server.proc.terminate()
+    server.proc.wait(5)
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 120,
+            env: dict[str, str] | None = None) -> CliResult:
+    """Run the real ``fleetload`` command in a subprocess."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    full_env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + full_env.get("PYTHONPATH", "")
+    p = subprocess.run([sys.executable, "-m", "fleetload", *args], cwd=cwd or ROOT,
+                       capture_output=True, text=True, timeout=timeout, env=full_env,
+                       check=False)
+    return CliResult(p.returncode, p.stdout, p.stderr)
