@@ -28,6 +28,7 @@ from fleetload.script.checks import check
 from fleetload.script.loader import ENV as env
 from fleetload.script.metrics import Counter, Gauge, Rate, Trend
 from fleetload.script.model import Scenario, scenario
+from fleetload.script.params import Duration, param
 
 __all__ = [
     "VU",
@@ -35,6 +36,7 @@ __all__ = [
     "ConstantArrivalRate",
     "ConstantVUs",
     "Counter",
+    "Duration",
     "Executor",
     "ExitCode",
     "FleetloadError",
@@ -52,5 +54,6 @@ __all__ = [
     "__version__",
     "check",
     "env",
+    "param",
     "scenario",
 ]

@@ -207,3 +207,16 @@ def test_second_ctrl_c_aborts_at_once_and_still_writes(stub, tmp_path):
     assert p.returncode == 130
     s = summary_of(out)
     assert count(s, "interrupted_iterations") >= 20
+
+
+def test_script_parameters_from_the_command_line(tmp_path):
+    script = str(SCRIPTS / "params.py")
+    r = run_cli("run", script, "--directory", "http://x", "--max-names", "3", "--over=2m",
+                "--rate", "7", "--quiet", "--out", str(tmp_path / "a"))
+    assert r.code == 0, r.stderr
+    assert "PARAMS http://x 3 120.0 7.0" in r.stdout
+    for args, expected in [((), "--directory is required"),
+                           (("--directory", "u", "--bogus", "1"), "unknown option(s) --bogus"),
+                           (("--directory", "u", "--max-names", "x"), "expected a whole number")]:
+        r = run_cli("run", script, *args, "--quiet", "--out", str(tmp_path / "b"))
+        assert r.code == 2 and expected in r.stderr, r.stderr

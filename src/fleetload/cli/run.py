@@ -44,7 +44,28 @@ def resolve_script(name: str) -> str:
     return str(found)
 
 
-@click.command("run", context_settings={"show_default": True})
+def parse_params(args: list[str]) -> dict[str, str]:
+    """``--name value``, ``--name=value`` or a bare ``--flag`` (true)."""
+    out: dict[str, str] = {}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("--") or len(arg) < 3:
+            raise ConfigError(f"unexpected argument {arg!r}")
+        name, eq, value = arg[2:].partition("=")
+        if not eq:
+            if i + 1 < len(args) and not args[i + 1].startswith("--"):
+                value = args[i + 1]
+                i += 1
+            else:
+                value = "true"
+        out[name.replace("-", "_")] = value
+        i += 1
+    return out
+
+
+@click.command("run", context_settings={"show_default": True, "ignore_unknown_options": True,
+                                        "allow_extra_args": True})
 @click.argument("script", required=False)
 @click.option("--url", help="One-liner mode: the URL to load (no script).")
 @click.option("--method", default="GET", help="One-liner: HTTP method.")
@@ -72,8 +93,9 @@ def resolve_script(name: str) -> str:
 @click.option("--stats-interval", default="5s", help="How often the live line prints.")
 @click.option("--quiet", is_flag=True, help="No live line; only the summary.")
 @click.option("--no-preflight", is_flag=True, help="Skip the reachability check of the target.")
+@click.pass_context
 @handle_errors
-def run_cmd(script: str | None, url: str | None, method: str, headers: tuple[str, ...],
+def run_cmd(ctx: click.Context, script: str | None, url: str | None, method: str, headers: tuple[str, ...],
             body: str | None, max_in_flight: int | None, rate: float | None, vus: int | None,
             duration: str | None, target: str | None, token: str | None, insecure: bool | None,
             ca_file: str | None, env_pairs: tuple[str, ...], thresholds: tuple[str, ...],
@@ -81,9 +103,16 @@ def run_cmd(script: str | None, url: str | None, method: str, headers: tuple[str
             stats_interval: str, quiet: bool, no_preflight: bool) -> None:
     """Run a load SCRIPT (a Python file or a built-in pack name), or a one-liner with --url.
 
+    Options not listed here are the script's own parameters (for example
+    `fleetload run agent-storm --agents 5000`).
+
     Exit codes: 0 all thresholds held, 99 a threshold failed, 2 invalid input or
     unreachable target, 130 interrupted, 1 internal error.
     """
+    params = parse_params(list(ctx.args))
+    if url and params:
+        raise ConfigError(f"unknown option(s) for a one-liner: "
+                          f"{', '.join('--' + p.replace('_', '-') for p in params)}")
     if script and url:
         raise ConfigError("give either a SCRIPT or --url, not both")
     if not script and not url:
@@ -99,6 +128,7 @@ def run_cmd(script: str | None, url: str | None, method: str, headers: tuple[str
         rate=rate, vus=vus, target=target, token=token, insecure=insecure, ca_file=ca_file,
         thresholds=tuple(parse_cli_threshold(t) for t in thresholds),
         env=parse_env(env_pairs),
+        params=params,
     )
     if url:
         recipe = PlanRecipe(overrides, oneliner=OneLiner(

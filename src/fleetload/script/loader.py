@@ -18,6 +18,7 @@ from fleetload.errors import FleetloadError, ScriptError
 from fleetload.metrics.kinds import BUILTIN, Kind, MetricInfo
 from fleetload.metrics.thresholds import ThresholdSet, parse_thresholds, validate_against
 from fleetload.script import metrics as script_metrics
+from fleetload.script import params as script_params
 from fleetload.script.model import SCENARIO_ATTR, Scenario
 from fleetload.script.options import ClientOptions, Overrides
 
@@ -56,6 +57,7 @@ def import_script(path: Path, env: Mapping[str, str]) -> ModuleType:
     ENV.clear()
     ENV.update(env)
     script_metrics.DECLARED.clear()
+    script_params.DECLARED.clear()
     module_name = f"fleetload_script_{abs(hash(str(path.resolve())))}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
@@ -152,5 +154,10 @@ def _k6_scenarios(module: ModuleType, declared: Any, where: str) -> list[Scenari
 
 def load_script(path: str, overrides: Overrides) -> Plan:
     env = script_env(overrides)
+    script_params.VALUES.clear()
+    script_params.VALUES.update(overrides.param_values())
+    script_params.EXTRA.clear()
+    script_params.EXTRA.update(overrides.params)
     module = import_script(Path(path), env)
+    script_params.check_unknown(path)
     return plan_from_module(module, path, overrides, env)

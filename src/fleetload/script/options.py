@@ -54,6 +54,14 @@ class Overrides:
     ca_file: str | None = None
     thresholds: tuple[tuple[str, str], ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, str] = field(default_factory=dict)
+    """Flags the run command does not know: the script's own parameters."""
+
+    def param_values(self) -> dict[str, object]:
+        values: dict[str, object] = {k: getattr(self, k) for k in
+                                     ("duration", "rate", "vus", "target", "token")}
+        values.update(self.params)
+        return values
 
     def apply_client(self, opts: ClientOptions) -> ClientOptions:
         changes: dict[str, Any] = {}

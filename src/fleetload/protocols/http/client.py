@@ -28,7 +28,7 @@ from typing import Any, Final
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from fleetload._version import __version__
-from fleetload.protocols.http.connection import Connection, Prepared
+from fleetload.protocols.http.connection import Prepared
 from fleetload.protocols.http.errors import ErrorClass
 from fleetload.protocols.http.pool import AcquireFailed, Pool
 from fleetload.protocols.http.response import Response, Timings
@@ -89,9 +89,24 @@ class HttpClient:
     the event loop it is first used in.
     """
 
-    __slots__ = ("_base", "_closed", "_connect_timeout", "_defaults", "_insecure", "_ca_file",
-                 "_keep_alive", "_loop", "_max_conns", "_pools", "_prepared", "_read_timeout",
-                 "_ssl_ctx", "_sweep_handle", "_targets", "_total_timeout")
+    __slots__ = (
+        "_base",
+        "_ca_file",
+        "_closed",
+        "_connect_timeout",
+        "_defaults",
+        "_insecure",
+        "_keep_alive",
+        "_loop",
+        "_max_conns",
+        "_pools",
+        "_prepared",
+        "_read_timeout",
+        "_ssl_ctx",
+        "_sweep_handle",
+        "_targets",
+        "_total_timeout",
+    )
 
     def __init__(self, *, base_url: str | None = None, headers: Mapping[str, str] | None = None,
                  bearer_token: str | None = None, insecure: bool = False,

@@ -119,7 +119,7 @@ class Connection(asyncio.Protocol):
         try:
             # pause_writing() then tells us a large request is still being written
             transport.set_write_buffer_limits(high=0)
-        except Exception:  # noqa: BLE001 - best effort only
+        except Exception:
             pass
 
     def pause_writing(self) -> None:
@@ -229,7 +229,7 @@ class Connection(asyncio.Protocol):
             self.transport.write(prep.data)
             if prep.body is not None:
                 self.transport.write(prep.body)
-        except Exception as exc:  # noqa: BLE001 - closed transport, broken pipe...
+        except Exception as exc:
             err, detail = classify(exc)
             if isinstance(exc, RuntimeError | AttributeError):
                 err, detail = ErrorClass.CONNECTION_CLOSED, "connection closed before sending"
@@ -256,9 +256,8 @@ class Connection(asyncio.Protocol):
             self.timer = None
         prep = self.prep
         t_last = self.t_last
-        body = self.body
-        if type(body) is bytearray:
-            body = bytes(body)
+        b = self.body
+        body: bytes = bytes(b) if type(b) is bytearray else b  # type: ignore[assignment]
         r = _new(Response)
         r.status = status
         r._reason = self.reason
@@ -349,7 +348,7 @@ class Connection(asyncio.Protocol):
         if tr is not None:
             try:
                 tr.abort()
-            except Exception:  # noqa: BLE001 - already closed
+            except Exception:
                 pass
 
     def cancel(self) -> None:

@@ -58,9 +58,23 @@ class Pool:
     that dies while idle is removed in O(1).
     """
 
-    __slots__ = ("addrs", "addrs_expiry", "conns", "connect_timeout", "host", "idle",
-                 "keep_alive", "loop", "max", "port", "reserved", "scheme", "server_hostname",
-                 "ssl", "waiters")
+    __slots__ = (
+        "addrs",
+        "addrs_expiry",
+        "connect_timeout",
+        "conns",
+        "host",
+        "idle",
+        "keep_alive",
+        "loop",
+        "max",
+        "port",
+        "reserved",
+        "scheme",
+        "server_hostname",
+        "ssl",
+        "waiters",
+    )
 
     def __init__(self, loop: asyncio.AbstractEventLoop, scheme: str, host: str, port: int, *,
                  ssl_context: ssl.SSLContext | None, max_connections: int | None,

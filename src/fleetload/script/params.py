@@ -1,0 +1,102 @@
+"""Script parameters: named values a script (or pack) takes from the command line.
+
+    DIRECTORY = param("directory", str, required=True, help="ACME directory URL")
+    AGENTS = param("agents", int, default=5000)
+    INTERVAL = param("heartbeat_interval", Duration, default="30s")
+
+``fleetload run pack --directory URL --agents 100 --heartbeat-interval 10s``
+sets them (dashes become underscores). The run's own flags (``--rate``,
+``--duration``, ``--vus``, ``--target``, ``--token``) are readable as params too.
+A flag the script does not declare is an error, so a typo never passes silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar, overload
+
+from fleetload.durations import parse_duration
+from fleetload.errors import ConfigError
+
+T = TypeVar("T")
+
+VALUES: dict[str, Any] = {}
+"""What the command line gave, set by the loader before the script is imported."""
+EXTRA: set[str] = set()
+"""Names given on the command line that are not the run's own flags."""
+DECLARED: dict[str, ParamInfo] = {}
+
+
+class Duration:
+    """Type marker: a duration string such as ``30s`` or ``5m``, read as seconds."""
+
+
+@dataclass(frozen=True)
+class ParamInfo:
+    name: str
+    type_name: str
+    default: Any
+    required: bool
+    help: str
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+def _convert(name: str, raw: Any, kind: Any) -> Any:
+    flag = "--" + name.replace("_", "-")
+    if kind is Duration:
+        return parse_duration(raw, what=flag)
+    if kind is bool:
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{flag}: expected true or false, got {raw!r}")
+    if kind in (int, float):
+        try:
+            return kind(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{flag}: expected {'a whole number' if kind is int else 'a number'}, "
+                              f"got {raw!r}") from None
+    if callable(kind) and kind is not str:
+        try:
+            return kind(raw)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{flag}: {exc}") from None
+    return str(raw)
+
+
+@overload
+def param(name: str, kind: type[Duration], *, default: Any = ..., required: bool = ...,
+          help: str = ...) -> float: ...
+@overload
+def param(name: str, kind: type[T] | Callable[[Any], T], *, default: Any = ...,
+          required: bool = ..., help: str = ...) -> T: ...
+@overload
+def param(name: str, *, default: Any = ..., required: bool = ..., help: str = ...) -> str: ...
+
+
+def param(name: str, kind: Any = str, *, default: Any = None, required: bool = False,
+          help: str = "") -> Any:  # noqa: A002 - mirrors argparse
+    """Declare a parameter and return its value (converted to ``kind``)."""
+    key = name.replace("-", "_")
+    DECLARED[key] = ParamInfo(key, getattr(kind, "__name__", str(kind)), default, required, help)
+    if key in VALUES and VALUES[key] is not None:
+        return _convert(key, VALUES[key], kind)
+    if required:
+        raise ConfigError(f"--{key.replace('_', '-')} is required" + (f" ({help})" if help else ""))
+    return None if default is None else _convert(key, default, kind)
+
+
+def check_unknown(script: str) -> None:
+    unknown = sorted(EXTRA - set(DECLARED))
+    if unknown:
+        known = ", ".join(p.flag for p in DECLARED.values()) or "none"
+        raise ConfigError(f"unknown option(s) {', '.join('--' + u.replace('_', '-') for u in unknown)} "
+                          f"for {script} (its parameters: {known})")

@@ -1,0 +1,10 @@
+from fleetload import scenario, PerVUIterations
+from fleetload import Duration, param
+D = param("directory", str, required=True)
+N = param("max_names", int, default=2)
+O = param("over", Duration, default="1m")
+R = param("rate", float, default=5)
+print("PARAMS", D, N, O, R, flush=True)
+@scenario(PerVUIterations(vus=1, iterations=1))
+async def x(vu):
+    pass
