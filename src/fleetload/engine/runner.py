@@ -25,7 +25,7 @@ from fleetload.report.text import render_summary
 from fleetload.results import rundir
 from fleetload.results.hlog import HlogWriter
 from fleetload.results.meta import git_commit, host_info, iso
-from fleetload.results.summary import build_summary
+from fleetload.results.summary import SummaryView, build_summary
 from fleetload.results.timeline import TimelineWriter, interval_row
 from fleetload.script.loader import Plan
 from fleetload.script.recipe import PlanRecipe
@@ -168,7 +168,9 @@ class Run:
         timeline = TimelineWriter(run_dir / rundir.TIMELINE)
         planned = _planned_duration(plan)
         live = LiveLine(every=cfg.stats_interval, planned=planned,
-                        scheduled_rate=lambda t: _scheduled_rate(plan, t), out=out, quiet=cfg.quiet)
+                        scheduled_rate=lambda t: _scheduled_rate(plan, t), out=out, quiet=cfg.quiet,
+                        formatters={s.name: s.executor.format_status for s in plan.scenarios})
+        self._live = live
 
         def on_interval(snap: IntervalSnapshot, agg: Aggregate) -> None:
             hlog.write_interval(snap.start, snap.end, snap.trends)
@@ -280,7 +282,15 @@ class Run:
                "workers": cfg.workers, "stopped_by": self.stopped_by,
                "started_at": meta["started_at"], "ended_at": meta["ended_at"]}
         summary = build_summary(self.aggregate, plan.scenarios, plan.thresholds, evaluation,
-                                meta=meta, run=run, errors=self.aggregator.errors)
+                                meta=meta, run=run, errors=self.aggregator.errors,
+                                status=self._live.status)
+        if plan.handle_summary is not None:
+            try:
+                extra = plan.handle_summary(summary, SummaryView(self.aggregate))
+            except Exception as exc:
+                extra = {"handle_summary_error": f"{type(exc).__name__}: {exc}"}
+            if isinstance(extra, dict):
+                summary.update(extra)
         rundir.write_json(run_dir / rundir.META, meta)
         rundir.write_json(run_dir / rundir.SUMMARY, summary)
         if cfg.summary_export:

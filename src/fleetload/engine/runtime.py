@@ -70,6 +70,9 @@ class ScenarioRuntime:
         self.behind = 0.0  # how late the scheduler is, seconds (open loop)
         self._next_local_iteration = 0
         self.vus: list[VU] = []
+        # Executor-specific live numbers (agents registered, streams open...):
+        # summed over workers, except keys starting with "max_" (largest wins).
+        self.status: dict[str, float] = {}
 
     # -- VUs -----------------------------------------------------------------------
     def new_vu(self, vu_id: int) -> VU:

@@ -124,6 +124,9 @@ class Worker:
             snap.gauges[("vus", rt.tags)] = float(rt.active)
             snap.gauges[("vus_max", rt.tags)] = float(rt.allocated)
             snap.notes[f"max_behind:{rt.name}"] = rt.behind
+            for key, value in rt.status.items():
+                prefix = "max_status" if key.startswith("max_") else "status"
+                snap.notes[f"{prefix}:{rt.name}:{key}"] = value
         snap.notes["connections"] = float(self._connections())
         if final:
             snap.notes["final"] = 1.0

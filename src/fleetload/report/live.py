@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
 from fleetload.durations import format_duration
@@ -27,7 +27,11 @@ def _p95(rows: list[dict[str, Any]]) -> float | None:
 class LiveLine:
     def __init__(self, *, every: float, planned: float,
                  scheduled_rate: Callable[[float], float | None],
-                 out: TextIO | None = None, quiet: bool = False) -> None:
+                 out: TextIO | None = None, quiet: bool = False,
+                 formatters: Mapping[str, Callable[[Mapping[str, float]], str | None]] | None = None,
+                 ) -> None:
+        self.formatters = dict(formatters or {})
+        self.status: dict[str, dict[str, float]] = {}
         self.every = every
         self.planned = planned
         self.scheduled_rate = scheduled_rate
@@ -46,6 +50,9 @@ class LiveLine:
             self.total_reqs += sc["reqs"]
             self.total_failed += sc["failed"]
             self.total_dropped += sc["dropped"]
+        for name, sc in row["scenarios"].items():
+            if "status" in sc:
+                self.status[name] = sc["status"]
         behind = max(row["behind"].values(), default=0.0)
         self.max_behind = max(self.max_behind, behind)
         if row["t"] - self._last_print >= self.every - 1e-6:
@@ -78,5 +85,10 @@ class LiveLine:
     def emit(self, now: float) -> None:
         if self._window and not self.quiet:
             print(self.line(now), file=self.out, flush=True)
+            for name, status in self.status.items():
+                fmt = self.formatters.get(name)
+                text = fmt(status) if fmt else None
+                if text:
+                    print(f"    {name}: {text}", file=self.out, flush=True)
         self._window = []
         self._last_print = now

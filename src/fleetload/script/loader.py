@@ -39,6 +39,8 @@ class Plan:
     teardown: Callable[..., Any] | None = None
     metrics: dict[str, MetricInfo] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    handle_summary: Callable[..., Any] | None = None
+    """``handle_summary(summary, view) -> dict``: extra top-level summary sections."""
 
     def kind_of(self, name: str) -> Kind | None:
         info = BUILTIN.get(name) or self.metrics.get(name)
@@ -118,6 +120,7 @@ def plan_from_module(module: ModuleType, source: str, overrides: Overrides,
 
     plan = Plan(source=source, scenarios=scenarios, thresholds=thresholds, client=client,
                 setup=_hook(module, "setup", where), teardown=_hook(module, "teardown", where),
+                handle_summary=_sync_hook(module, "handle_summary", where),
                 metrics=dict(script_metrics.DECLARED), env=dict(env))
     validate_against(thresholds, plan.kind_of)
     return plan
@@ -129,6 +132,15 @@ def _hook(module: ModuleType, name: str, where: str) -> Callable[..., Any] | Non
         return None
     if not inspect.iscoroutinefunction(fn):
         raise ScriptError(f"{name}() must be 'async def'", where=where)
+    return fn  # type: ignore[no-any-return]
+
+
+def _sync_hook(module: ModuleType, name: str, where: str) -> Callable[..., Any] | None:
+    fn = getattr(module, name, None)
+    if fn is None:
+        return None
+    if not callable(fn) or inspect.iscoroutinefunction(fn):
+        raise ScriptError(f"{name}() must be a plain (not async) function", where=where)
     return fn  # type: ignore[no-any-return]
 
 

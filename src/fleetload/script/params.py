@@ -83,7 +83,7 @@ def param(name: str, *, default: Any = ..., required: bool = ..., help: str = ..
 
 
 def param(name: str, kind: Any = str, *, default: Any = None, required: bool = False,
-          help: str = "") -> Any:  # noqa: A002 - mirrors argparse
+          help: str = "") -> Any:
     """Declare a parameter and return its value (converted to ``kind``)."""
     key = name.replace("-", "_")
     DECLARED[key] = ParamInfo(key, getattr(kind, "__name__", str(kind)), default, required, help)

@@ -1,5 +1,5 @@
-from fleetload import scenario, PerVUIterations
-from fleetload import Duration, param
+from fleetload import Duration, PerVUIterations, param, scenario
+
 D = param("directory", str, required=True)
 N = param("max_names", int, default=2)
 O = param("over", Duration, default="1m")

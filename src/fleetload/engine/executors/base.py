@@ -94,6 +94,16 @@ class Executor(ABC):
     def describe(self) -> str:
         return self.kind
 
+    def format_status(self, status: Mapping[str, float]) -> str | None:
+        """A live-line fragment from the runtime's ``status`` numbers (merged
+        over workers), for executors that keep such numbers."""
+        return None
+
+    def summary_extra(self, status: Mapping[str, float], view: Any) -> dict[str, Any] | None:
+        """Extra keys for this scenario's section of summary.json. ``view``
+        answers ``view.values(metric, {"tag": "value"})`` with k6 summary values."""
+        return None
+
     def options(self) -> dict[str, Any]:
         out: dict[str, Any] = {"executor": self.kind}
         for f in fields(self):
