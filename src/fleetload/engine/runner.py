@@ -65,14 +65,20 @@ class SetupContext:
         self.env = plan.env
 
 
-async def preflight(plan: Plan, url: str | None) -> None:
+async def preflight(plan: Plan, url: str | None) -> dict[str, Any] | None:
     """One request to the target before anything starts: an unreachable or
-    untrusted target is a clear error, not a run full of failures."""
+    untrusted target is a clear error, not a run full of failures. Returns the
+    target's self-reported version (``GET /version``) when it has one."""
     if not url:
-        return
+        return None
     client = make_client(plan.client)
     try:
         resp = await client.request("GET", url, timeout=10.0)
+        version = None
+        if resp.error is None and plan.client.target:
+            probe = await client.request("GET", plan.client.target.rstrip("/") + "/version",
+                                         timeout=3.0)
+            version = _version_of(probe)
     finally:
         await client.close()
     if resp.error in ("connection_refused", "dns_error", "connect_timeout", "tls_error",
@@ -82,6 +88,19 @@ async def preflight(plan: Plan, url: str | None) -> None:
             hint = " (use --insecure or --ca-cert FILE for a private CA)"
         raise TargetUnreachable(f"target {redact_url(url)} is unreachable: {resp.error}"
                                 f"{': ' + resp.error_detail if resp.error_detail else ''}{hint}")
+    return version
+
+
+def _version_of(resp: Any) -> dict[str, Any] | None:
+    if resp.status != 200 or len(resp.body) > 4096:
+        return None
+    try:
+        data = resp.json()
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    return {k: v for k, v in data.items() if isinstance(v, str | int | float) and k != "token"}
 
 
 def _planned_duration(plan: Plan) -> float:
@@ -122,6 +141,7 @@ class Run:
         self.stopped_by: str | None = None
         self.interrupts = 0
         self.done = asyncio.Event()
+        self.target_version: dict[str, Any] | None = None
         self._stop_fn: Any = None
         self._abort_fn: Any = None
 
@@ -160,8 +180,10 @@ class Run:
     async def execute(self) -> RunOutcome:
         cfg, plan = self.cfg, self.plan
         out = cfg.stream or sys.stderr
+        self.target_version = None
         if cfg.preflight:
-            await preflight(plan, plan.client.target or _oneliner_url(self.recipe))
+            self.target_version = await preflight(plan, plan.client.target
+                                                  or _oneliner_url(self.recipe))
         run_dir = rundir.create_run_dir(self.run_id, out=cfg.out, root=cfg.results_root)
         start_wall = time.time()
         hlog = HlogWriter(run_dir / rundir.HLOG, start_wall)
@@ -257,6 +279,7 @@ class Run:
             "command": cfg.argv,
             "workers": cfg.workers,
             "target": redact_url(client.target or _oneliner_url(self.recipe)),
+            "target_version": self.target_version,
             "client": {"insecure": client.insecure, "ca_file": client.ca_file,
                        "token": bool(client.token), "timeout": client.timeout,
                        "connect_timeout": client.connect_timeout, "keep_alive": client.keep_alive,

@@ -35,6 +35,16 @@ def _metric_line(name: str, m: dict[str, Any]) -> str:
     return f"  {name + ' ':.<40} {body}"
 
 
+def _contract(summary: dict[str, Any], scenario: str) -> str:
+    """Verdict of the thresholds scoped to one scenario (``{scenario:name}``)."""
+    scoped = [t for t in summary["thresholds"]
+              if f"scenario:{scenario}," in t["metric"] or f"scenario:{scenario}}}" in t["metric"]]
+    if not scoped:
+        return "-"
+    failed = sum(1 for t in scoped if not t["ok"])
+    return f"FAILED ({failed} of {len(scoped)})" if failed else f"ok ({len(scoped)})"
+
+
 def render_summary(summary: dict[str, Any], *, results_dir: str | None = None) -> str:
     lines: list[str] = []
     run = summary["run"]
@@ -48,7 +58,14 @@ def render_summary(summary: dict[str, Any], *, results_dir: str | None = None) -
         for t in summary["thresholds"]:
             mark = "✓" if t["ok"] else "✗"
             seen = t["observed"]
-            obs = "no samples" if seen is None else f"{seen:,.4g}"
+            metric = summary["metrics"].get(t["metric"], {})
+            is_time = metric.get("contains") == "time" and not t["threshold"].startswith("count")
+            if seen is None:
+                obs = "no samples"
+            elif is_time:
+                obs = _ms(seen)
+            else:
+                obs = f"{seen:,.4g}"
             lines.append(f"  {mark} {t['metric']}  {t['threshold']}  (observed {obs})")
     lines.append("")
     metrics = summary["metrics"]
@@ -57,7 +74,7 @@ def render_summary(summary: dict[str, Any], *, results_dir: str | None = None) -
     lines.append("")
     lines.append("  per scenario")
     header = (f"  {'scenario':<22} {'iters':>9} {'it/s':>9} {'reqs':>9} {'failed':>7} "
-              f"{'p50':>9} {'p95':>9} {'p99':>9} {'lat p99':>9} {'dropped':>8}")
+              f"{'p50':>9} {'p95':>9} {'p99':>9} {'lat p99':>9} {'dropped':>8}  contract")
     lines.append(header)
     for name, sc in summary["scenarios"].items():
         d = sc["http_req_duration"] or sc["iteration_duration"] or {}
@@ -66,7 +83,8 @@ def render_summary(summary: dict[str, Any], *, results_dir: str | None = None) -
             f"  {name:<22} {sc['iterations']:>9,.0f} {sc['iteration_rate']:>9,.1f} "
             f"{sc['http_reqs']:>9,.0f} {100 * sc['http_req_failed_rate']:>6.2f}% "
             f"{_ms(d.get('p50')):>9} {_ms(d.get('p95')):>9} {_ms(d.get('p99')):>9} "
-            f"{_ms(lat.get('p99')):>9} {sc['dropped_iterations']:>8,.0f}")
+            f"{_ms(lat.get('p99')):>9} {sc['dropped_iterations']:>8,.0f}  "
+            f"{_contract(summary, name)}")
     for name, sc in summary["scenarios"].items():
         sched = sc.get("schedule")
         if not sched:

@@ -183,11 +183,11 @@ class HttpClient:
             deadline = started + timeout
         else:
             raise ValueError(f"timeout must be > 0, got {timeout!r}")
-        idle = prep.pool.idle
+        idle = prep.idle
         if not idle:
             return await self._request_slow(prep, started, deadline, False, 0.0)
         conn = idle.popitem()[0]
-        fut = conn.send(prep, started, started, 0.0, 0.0, 0.0, self._read_timeout, deadline)
+        fut = conn.send(prep, started, deadline)
         try:
             resp = await fut
         except asyncio.CancelledError:
@@ -252,8 +252,12 @@ class HttpClient:
             return _failure(prep, started, f.error, f.detail, f.blocked + extra_blocked,
                             f.connecting, f.tls)
         reused = conn.reused
-        fut = conn.send(prep, started, _perf(), blocked + extra_blocked, connecting, tls,
-                        self._read_timeout, deadline)
+        conn.slow = True
+        conn.blocked = blocked + extra_blocked
+        conn.connecting = connecting
+        conn.tls = tls
+        conn.t_send = _perf()
+        fut = conn.send(prep, started, deadline)
         try:
             resp = await fut
         except asyncio.CancelledError:
@@ -358,7 +362,8 @@ class HttpClient:
                 ctx = self._ssl_ctx
             pool = Pool(loop, t.scheme, t.host, t.port, ssl_context=ctx,
                         max_connections=self._max_conns, keep_alive=self._keep_alive,
-                        connect_timeout=self._connect_timeout)
+                        connect_timeout=self._connect_timeout,
+                        read_timeout=self._read_timeout)
             self._pools[key] = pool
         return pool
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import httptools
 
 from fleetload.protocols.http.errors import ErrorClass, classify
-from fleetload.protocols.http.response import Response, Timings
+from fleetload.protocols.http.response import Response, Timings, parse_head
 
 if TYPE_CHECKING:
     from fleetload.protocols.http.pool import Pool
@@ -37,11 +37,12 @@ class Prepared:
     """The encoded request: built once per (method, url) when the call has no
     per-request headers/body/params, so repeated requests only reuse bytes."""
 
-    __slots__ = ("body", "data", "head", "method", "nbytes", "pool", "url")
+    __slots__ = ("body", "data", "head", "idle", "method", "nbytes", "pool", "url")
 
     def __init__(self, pool: Pool, method: str, url: str, data: bytes,
                  body: bytes | None) -> None:
         self.pool = pool
+        self.idle = pool.idle
         self.method = method
         self.url = url  # full URL without credentials
         self.data = data  # request line + headers (+ small body)
@@ -59,35 +60,39 @@ class _HeadReader:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.conn.headers.append((name, value))
-
-    def on_status(self, reason: bytes) -> None:
-        self.conn.reason += reason
-
     def on_headers_complete(self) -> None:
         conn = self.conn
-        conn.hdone = True
         status = conn.parser.get_status_code()
         if 100 <= status < 200 and status != 101:
-            conn.headers = []
-            conn.reason = b""
-            conn.hdone = False
+            conn.hmulti = True
             return
+        conn.hdone = True
         if conn.fut is not None:
             conn.parser = _ResponseParser(conn)  # the HEAD parser expects a body: drop it
-            conn.complete(status)
+            conn.on_message_complete(status)
+
+
+_HEAD_END = b"\r\n\r\n"
+_HEAD_LIMIT = 1 << 20
 
 
 class Connection(asyncio.Protocol):
     """A keep-alive connection owned by a :class:`Pool`. At most one request in
-    flight (no pipelining)."""
+    flight (no pipelining).
+
+    Per request the hot path stores only what changes; ``slow`` marks a request
+    that came through the pool's slow path (so ``blocked``/``connecting``/``tls``
+    and ``t_send`` are meaningful), otherwise those are 0 and ``t_send`` is
+    ``started``. Response headers are not parsed on the hot path: the bytes up to
+    the end of the header block (``hbuf``) go to the Response, which parses
+    them when a script looks at them.
+    """
 
     __slots__ = (
-        "blocked", "body", "closed", "connecting", "create_future", "deadline", "fut", "hdone",
-        "headers", "keep", "loop", "parser", "pool", "prep", "read_to", "reason", "reused",
-        "rx", "started", "t_first", "t_last", "t_send", "t_sent", "timer", "tls", "transport",
-        "wpaused",
+        "blocked", "body", "closed", "connecting", "create_future", "deadline", "fut", "hbuf",
+        "hdone", "hmulti", "keep", "loop", "parser", "pool", "precise", "prep", "read_to",
+        "reused", "rx", "slow", "started", "t_first", "t_last", "t_send", "t_sent", "timer",
+        "tls", "transport", "wpaused",
     )
 
     def __init__(self, pool: Pool) -> None:
@@ -95,22 +100,24 @@ class Connection(asyncio.Protocol):
         self.loop: asyncio.AbstractEventLoop = pool.loop
         self.create_future = self.loop.create_future
         self.keep: bool = pool.keep_alive
+        self.read_to: float = pool.read_timeout
+        self.precise = self.read_to < PRECISE_TIMEOUT_BELOW
         self.transport: Any = None
         self.parser = _ResponseParser(self)
         self.closed = False
         self.reused = False
         self.wpaused = False
+        self.slow = False
         self.fut: asyncio.Future[Response] | None = None
         self.prep: Prepared | None = None
         self.timer: asyncio.TimerHandle | None = None
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.reason = b""
+        self.hbuf = b""  # received bytes until the header block is complete
+        self.hdone = False  # hbuf holds the whole header block
+        self.hmulti = False  # a 1xx interim response came first
         self.body: bytes | bytearray = b""
-        self.hdone = False
         self.rx = 0
         self.started = self.t_send = self.t_sent = self.t_first = self.t_last = 0.0
         self.blocked = self.connecting = self.tls = 0.0
-        self.read_to = 0.0
         self.deadline = 0.0
 
     # -- asyncio.Protocol ------------------------------------------------------------
@@ -138,15 +145,23 @@ class Connection(asyncio.Protocol):
             # bytes while idle: a protocol violation (or a 408 before closing)
             self.abort()
             return
-        if not self.rx:
+        if self.rx:
+            if not self.hdone:
+                hbuf = self.hbuf
+                if (_HEAD_END in hbuf and not self.hmulti) or len(hbuf) > _HEAD_LIMIT:
+                    self.hdone = True
+                else:
+                    self.hbuf = hbuf + data
+        else:
             self.t_first = t
+            self.hbuf = data
         self.t_last = t
         self.rx += len(data)
         try:
             self.parser.feed_data(data)
         except _HttpParserUpgrade:
             if self.fut is not None:
-                self.complete(self.parser.get_status_code())
+                self.on_message_complete(self.parser.get_status_code())
             self.abort()
         except _HttpParserError as exc:
             err, detail = classify(exc)
@@ -161,11 +176,11 @@ class Connection(asyncio.Protocol):
         if self.fut is None:
             return
         if exc is None:
-            if self.hdone and self._reads_to_eof():
-                self.complete(self.parser.get_status_code(), eof=True)
-            elif self.rx == 0:
+            if self.rx == 0:
                 self.fail(ErrorClass.CONNECTION_CLOSED,
                           "server closed the connection without sending a response")
+            elif self._reads_to_eof():
+                self.on_message_complete(self.parser.get_status_code(), True)
             else:
                 self.fail(ErrorClass.CONNECTION_RESET,
                           "server closed the connection mid-response")
@@ -174,15 +189,6 @@ class Connection(asyncio.Protocol):
             self.fail(err, detail)
 
     # -- httptools callbacks ---------------------------------------------------------
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name, value))
-
-    def on_status(self, reason: bytes) -> None:
-        self.reason += reason
-
-    def on_headers_complete(self) -> None:
-        self.hdone = True
-
     def on_body(self, chunk: bytes) -> None:
         b = self.body
         if not b:
@@ -194,33 +200,88 @@ class Connection(asyncio.Protocol):
             ba += chunk
             self.body = ba
 
-    def on_message_complete(self) -> None:
-        if self.fut is None:
+    def on_message_complete(self, status: int = -1, eof: bool = False) -> None:
+        """The response is complete (parser callback; also called for HEAD, EOF-
+        delimited bodies and upgrades): resolve the future, return the connection
+        to the pool or close it."""
+        fut = self.fut
+        if fut is None:
             self.abort()  # a response nobody asked for
             return
-        status = self.parser.get_status_code()
-        if status < 200 and status != 101:  # interim 1xx: wait for the final response
-            self.headers = []
-            self.reason = b""
-            self.body = b""
+        if status < 0:
+            status = self.parser.get_status_code()
+            if status < 200 and status != 101:  # interim 1xx: wait for the final response
+                self.body = b""
+                self.hmulti = True
+                return
+        self.fut = None
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        prep = self.prep
+        t_last = self.t_last
+        b = self.body
+        body: bytes = bytes(b) if type(b) is bytearray else b  # type: ignore[assignment]
+        r = _new(Response)
+        r.status = status
+        r._reason = None
+        r._raw_headers = self.hbuf
+        r._headers = None
+        r.body = body
+        r.method = prep.method  # type: ignore[union-attr]
+        r.url = prep.url  # type: ignore[union-attr]
+        r.error = None
+        r.error_detail = None
+        r.bytes_sent = prep.nbytes  # type: ignore[union-attr]
+        r.bytes_received = self.rx
+        t = _new(Timings)
+        t.started = started = self.started
+        t.finished = t_last
+        if self.slow:
+            self.slow = False
+            t.blocked = self.blocked
+            t.connecting = self.connecting
+            t.tls_handshaking = self.tls
+            t_send = self.t_send
+        else:
+            t.blocked = t.connecting = t.tls_handshaking = 0.0
+            t_send = started
+        t_sent = self.t_sent
+        t_first = self.t_first
+        t.sending = sending = t_sent - t_send
+        t.waiting = waiting = t_first - t_sent
+        t.receiving = receiving = t_last - t_first
+        t.duration = sending + waiting + receiving
+        r.timings = t
+        self.hbuf = self.body = b""
+        if self.hdone:
             self.hdone = False
-            return
-        self.complete(status)
+        if self.hmulti:
+            self.hmulti = False
+        if eof:
+            pass
+        elif self.keep and status != 101 and self.parser.should_keep_alive():
+            self.reused = True
+            pool = self.pool
+            if pool.waiters:
+                pool.release(self)
+            else:
+                pool.idle[self] = None
+        else:
+            self.abort()
+        try:
+            fut.set_result(r)
+        except _InvalidStateError:  # the request was cancelled meanwhile
+            self.abort()
 
     # -- request lifecycle -----------------------------------------------------------
-    def send(self, prep: Prepared, started: float, t_send: float, blocked: float,
-             connecting: float, tls: float, read_to: float,
-             deadline: float) -> asyncio.Future[Response]:
+    def send(self, prep: Prepared, started: float, deadline: float) -> asyncio.Future[Response]:
         """Write the request; the returned future gets the Response (never an
-        exception)."""
+        exception). The slow path sets ``slow``, ``t_send``, ``blocked``,
+        ``connecting`` and ``tls`` before calling this."""
         fut = self.fut = self.create_future()
         self.prep = prep
         self.started = started
-        self.t_send = t_send
-        self.blocked = blocked
-        self.connecting = connecting
-        self.tls = tls
-        self.read_to = read_to
         self.deadline = deadline
         self.rx = 0
         if prep.head:
@@ -240,63 +301,9 @@ class Connection(asyncio.Protocol):
         if self.closed:
             # connection_lost already ran (handed to us just before it died)
             self.fail(ErrorClass.CONNECTION_CLOSED, "connection closed before sending")
-        elif read_to < PRECISE_TIMEOUT_BELOW or deadline - t < PRECISE_TIMEOUT_BELOW:
-            self._arm(min(t + read_to, deadline))
+        elif self.precise or deadline - t < PRECISE_TIMEOUT_BELOW:
+            self._arm(min(t + self.read_to, deadline))
         return fut
-
-    def complete(self, status: int, eof: bool = False) -> None:
-        """The response is complete: resolve the future, return the connection
-        to the pool (or close it)."""
-        fut = self.fut
-        if fut is None:
-            return
-        self.fut = None
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-        prep = self.prep
-        t_last = self.t_last
-        b = self.body
-        body: bytes = bytes(b) if type(b) is bytearray else b  # type: ignore[assignment]
-        r = _new(Response)
-        r.status = status
-        r._reason = self.reason
-        r._raw_headers = self.headers
-        r._headers = None
-        r.body = body
-        r.method = prep.method  # type: ignore[union-attr]
-        r.url = prep.url  # type: ignore[union-attr]
-        r.error = None
-        r.error_detail = None
-        r.bytes_sent = prep.nbytes  # type: ignore[union-attr]
-        r.bytes_received = self.rx
-        t = _new(Timings)
-        t.blocked = self.blocked
-        t.connecting = self.connecting
-        t.tls_handshaking = self.tls
-        t.started = self.started
-        t.finished = t_last
-        t_sent = self.t_sent
-        t.sending = sending = t_sent - self.t_send
-        t.waiting = waiting = self.t_first - t_sent
-        t.receiving = receiving = t_last - self.t_first
-        t.duration = sending + waiting + receiving
-        r.timings = t
-        self.headers = []
-        self.reason = b""
-        self.body = b""
-        self.hdone = False
-        if eof:
-            pass
-        elif self.keep and status != 101 and self.parser.should_keep_alive():
-            self.reused = True
-            self.pool.release(self)
-        else:
-            self.abort()
-        try:
-            fut.set_result(r)
-        except _InvalidStateError:  # the request was cancelled meanwhile
-            self.abort()
 
     def fail(self, error: str, detail: str) -> None:
         """End the in-flight request with an error and drop the connection."""
@@ -307,21 +314,29 @@ class Connection(asyncio.Protocol):
             self.timer = None
         self.abort()
         if fut is None or fut.done():
+            self.slow = False
             return
         prep = self.prep
         assert prep is not None
         now = _perf()
-        sending = self.t_sent - self.t_send if self.t_sent >= self.t_send else 0.0
+        if self.slow:
+            self.slow = False
+            blocked, connecting, tls, t_send = self.blocked, self.connecting, self.tls, self.t_send
+        else:
+            blocked = connecting = tls = 0.0
+            t_send = self.started
+        sending = max(0.0, self.t_sent - t_send)
         if self.rx:
             waiting = self.t_first - self.t_sent
             receiving = now - self.t_first
         else:
             waiting = max(0.0, now - self.t_sent)
             receiving = 0.0
+        complete, status, _, _ = parse_head(self.hbuf)
         r = _new(Response)
-        r.status = self.parser.get_status_code() if self.hdone else 0
-        r._reason = self.reason if self.hdone else b""
-        r._raw_headers = self.headers if self.hdone else []
+        r.status = status if complete else 0
+        r._reason = None
+        r._raw_headers = self.hbuf if complete else b""
         r._headers = None
         r.body = b""
         r.method = prep.method
@@ -330,13 +345,11 @@ class Connection(asyncio.Protocol):
         r.error_detail = detail
         r.bytes_sent = prep.nbytes
         r.bytes_received = self.rx
-        r.timings = Timings(blocked=self.blocked, connecting=self.connecting,
-                            tls_handshaking=self.tls, sending=sending, waiting=waiting,
-                            receiving=receiving, started=self.started, finished=now)
-        self.headers = []
-        self.reason = b""
-        self.body = b""
-        self.hdone = False
+        r.timings = Timings(blocked=blocked, connecting=connecting, tls_handshaking=tls,
+                            sending=sending, waiting=waiting, receiving=receiving,
+                            started=self.started, finished=now)
+        self.hbuf = self.body = b""
+        self.hdone = self.hmulti = False
         fut.set_result(r)
 
     def abort(self) -> None:
@@ -354,6 +367,7 @@ class Connection(asyncio.Protocol):
     def cancel(self) -> None:
         """The awaiting request was cancelled: the connection state is unknown."""
         self.fut = None
+        self.slow = False
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
@@ -391,7 +405,10 @@ class Connection(asyncio.Protocol):
     def _reads_to_eof(self) -> bool:
         """True when the response has neither Content-Length nor chunked encoding,
         so its body legitimately ends at EOF."""
-        for name, value in self.headers:
+        complete, _, _, pairs = parse_head(self.hbuf)
+        if not complete:
+            return False
+        for name, value in pairs:
             lname = name.lower()
             if lname == b"content-length":
                 return False

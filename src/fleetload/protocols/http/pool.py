@@ -69,6 +69,7 @@ class Pool:
         "loop",
         "max",
         "port",
+        "read_timeout",
         "reserved",
         "scheme",
         "server_hostname",
@@ -78,7 +79,7 @@ class Pool:
 
     def __init__(self, loop: asyncio.AbstractEventLoop, scheme: str, host: str, port: int, *,
                  ssl_context: ssl.SSLContext | None, max_connections: int | None,
-                 keep_alive: bool, connect_timeout: float) -> None:
+                 keep_alive: bool, connect_timeout: float, read_timeout: float) -> None:
         self.loop = loop
         self.scheme = scheme
         self.host = host
@@ -88,6 +89,7 @@ class Pool:
         self.max = max_connections
         self.keep_alive = keep_alive
         self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
         self.conns: set[Connection] = set()
         self.idle: dict[Connection, None] = {}
         self.waiters: deque[tuple[asyncio.Future[Any], float]] = deque()

@@ -12,7 +12,59 @@ from collections.abc import Iterable, Iterator, Mapping
 from http import HTTPStatus
 from typing import Any, overload
 
+import httptools
+
 _HeaderPairs = list[tuple[bytes, bytes]]
+
+
+class _Stop(Exception):
+    pass
+
+
+class _HeadCollector:
+    """Parser callbacks collecting the status line and headers of the final
+    (non-1xx) response in a raw response prefix."""
+
+    __slots__ = ("complete", "headers", "parser", "reason", "status")
+
+    def __init__(self) -> None:
+        self.headers: _HeaderPairs = []
+        self.reason = b""
+        self.parser: Any = None
+        self.complete = False
+        self.status = 0
+
+    def on_message_begin(self) -> None:
+        self.headers = []
+        self.reason = b""
+
+    def on_status(self, reason: bytes) -> None:
+        self.reason += reason
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        status = self.parser.get_status_code()
+        if not 100 <= status < 200 or status == 101:
+            self.complete = True
+            self.status = status
+            raise _Stop
+
+
+def parse_head(raw: bytes) -> tuple[bool, int, bytes, _HeaderPairs]:
+    """``(complete, status, reason, header pairs)`` of the final response whose
+    bytes start ``raw`` (received bytes up to and including the header block;
+    what follows is ignored). ``complete`` tells whether the header block ended."""
+    if not raw:
+        return False, 0, b"", []
+    c = _HeadCollector()
+    c.parser = httptools.HttpResponseParser(c)
+    try:
+        c.parser.feed_data(raw)
+    except (httptools.HttpParserError, _Stop):
+        pass
+    return c.complete, c.status, c.reason, c.headers
 
 
 class Headers:
@@ -41,7 +93,7 @@ class Headers:
         self._items = items
 
     @classmethod
-    def _from_raw(cls, raw: _HeaderPairs) -> Headers:
+    def _from_pairs(cls, raw: _HeaderPairs) -> Headers:
         h = cls.__new__(cls)
         h._raw = raw
         h._items = None
@@ -182,8 +234,8 @@ class Response:
     timings: Timings
     bytes_sent: int
     bytes_received: int
-    _reason: bytes | str
-    _raw_headers: _HeaderPairs
+    _reason: str | None
+    _raw_headers: bytes  # received bytes up to the end of the header block, parsed lazily
     _headers: Headers | None
 
     def __init__(self, *, status: int = 0, reason: str = "", headers: Headers | None = None,
@@ -193,7 +245,7 @@ class Response:
                  bytes_received: int = 0) -> None:
         self.status = status
         self._reason = reason
-        self._raw_headers = []
+        self._raw_headers = b""
         self._headers = headers if headers is not None else Headers()
         self.body = body
         self.method = method
@@ -204,24 +256,36 @@ class Response:
         self.bytes_sent = bytes_sent
         self.bytes_received = bytes_received
 
-    @property
-    def headers(self) -> Headers:
-        h = self._headers
-        if h is None:
-            h = self._headers = Headers._from_raw(self._raw_headers)
-        return h
-
-    @property
-    def reason(self) -> str:
-        r = self._reason
-        if isinstance(r, bytes):
-            r = r.decode("latin-1").strip()
+    def _parse_head(self) -> None:
+        _, _, reason, pairs = parse_head(self._raw_headers)
+        self._raw_headers = b""
+        if self._headers is None:
+            self._headers = Headers._from_pairs(pairs)
+        if self._reason is None:
+            r = reason.decode("latin-1").strip()
             if not r and self.status:
                 try:
                     r = HTTPStatus(self.status).phrase
                 except ValueError:
                     r = ""
             self._reason = r
+
+    @property
+    def headers(self) -> Headers:
+        h = self._headers
+        if h is None:
+            self._parse_head()
+            h = self._headers
+            assert h is not None
+        return h
+
+    @property
+    def reason(self) -> str:
+        r = self._reason
+        if r is None:
+            self._parse_head()
+            r = self._reason
+            assert r is not None
         return r
 
     @property
