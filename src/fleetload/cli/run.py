@@ -93,6 +93,9 @@ def parse_params(args: list[str]) -> dict[str, str]:
 @click.option("--stats-interval", default="5s", help="How often the live line prints.")
 @click.option("--quiet", is_flag=True, help="No live line; only the summary.")
 @click.option("--no-preflight", is_flag=True, help="Skip the reachability check of the target.")
+@click.option("--observe", "observe", multiple=True, metavar="KIND=WHAT",
+              help="Sample the server side every second (repeatable): "
+                   "prometheus=URL[#metric,...], postgres=URL, process=PID|NAME.")
 @click.pass_context
 @handle_errors
 def run_cmd(ctx: click.Context, script: str | None, url: str | None, method: str, headers: tuple[str, ...],
@@ -100,7 +103,8 @@ def run_cmd(ctx: click.Context, script: str | None, url: str | None, method: str
             duration: str | None, target: str | None, token: str | None, insecure: bool | None,
             ca_file: str | None, env_pairs: tuple[str, ...], thresholds: tuple[str, ...],
             workers: int, out: Path | None, results_dir: Path, summary_export: Path | None,
-            stats_interval: str, quiet: bool, no_preflight: bool) -> None:
+            stats_interval: str, quiet: bool, no_preflight: bool,
+            observe: tuple[str, ...]) -> None:
     """Run a load SCRIPT (a Python file or a built-in pack name), or a one-liner with --url.
 
     Options not listed here are the script's own parameters (for example
@@ -136,7 +140,12 @@ def run_cmd(ctx: click.Context, script: str | None, url: str | None, method: str
             max_in_flight=max_in_flight))
     else:
         recipe = PlanRecipe(overrides, script=resolve_script(str(script)))
-    cfg = RunConfig(workers=workers, out=out, results_root=results_dir,
+    observers = []
+    if observe:
+        from fleetload.capacity.observe import build_observers
+
+        observers = build_observers(observe)
+    cfg = RunConfig(workers=workers, out=out, results_root=results_dir, observers=observers,
                     stats_interval=parse_duration(stats_interval, what="--stats-interval"),
                     summary_export=summary_export, quiet=quiet,
                     argv=redact_argv(sys.argv[1:]), preflight=not no_preflight)

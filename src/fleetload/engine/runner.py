@@ -25,6 +25,7 @@ from fleetload.report.text import render_summary
 from fleetload.results import rundir
 from fleetload.results.hlog import HlogWriter
 from fleetload.results.meta import git_commit, host_info, iso
+from fleetload.results.observations import OBSERVATIONS, ObservationRecorder, Observer
 from fleetload.results.summary import SummaryView, build_summary
 from fleetload.results.timeline import TimelineWriter, interval_row
 from fleetload.script.loader import Plan
@@ -47,6 +48,7 @@ class RunConfig:
     preflight: bool = True
     interval: float = 1.0
     stream: TextIO | None = None
+    observers: list[Observer] = field(default_factory=list)
 
 
 @dataclass
@@ -142,6 +144,10 @@ class Run:
         self.interrupts = 0
         self.done = asyncio.Event()
         self.target_version: dict[str, Any] | None = None
+        self.observation_failures: dict[str, int] = {}
+        self._recorder: ObservationRecorder | None = None
+        self._observations_path: Path | None = None
+        self.observation_errors: dict[str, str] = {}
         self._stop_fn: Any = None
         self._abort_fn: Any = None
 
@@ -217,6 +223,7 @@ class Run:
             pass
         setup_ctx = SetupContext(plan)
         setup_data: Any = None
+        self._observations_path = run_dir / OBSERVATIONS
         try:
             if plan.setup is not None:
                 setup_data = await plan.setup(setup_ctx)
@@ -224,6 +231,11 @@ class Run:
             if plan.teardown is not None:
                 await plan.teardown(setup_ctx, setup_data)
         finally:
+            recorder = self._recorder
+            if recorder is not None:
+                await recorder.stop()
+                self.observation_failures = dict(recorder.failures)
+                self.observation_errors = dict(recorder.last_error)
             await setup_ctx.http.close()
             try:
                 loop.remove_signal_handler(signal.SIGINT)
@@ -236,11 +248,19 @@ class Run:
         end_wall = time.time()
         return self._finish(run_dir, meta, start_wall, end_wall)
 
+    def _observe_from(self, start_at: float) -> None:
+        """Sample observers on the workers' clock, so t=0 is the run's start."""
+        if self.cfg.observers and self._observations_path is not None:
+            self._recorder = ObservationRecorder(self._observations_path, self.cfg.observers,
+                                                 t0=start_at)
+            self._recorder.start()
+
     async def _run_workers(self, setup_data: Any) -> None:
         cfg, plan = self.cfg, self.plan
         deadline = _max_duration(plan) + _SAFETY_MARGIN
         if cfg.workers == 1:
             start_at = time.perf_counter() + 0.05
+            self._observe_from(start_at)
             worker = Worker(plan, WorkerSpec(self.run_id, 0, 1, start_at, cfg.interval),
                             sink=lambda snap: self.aggregator.add(0, snap), setup_data=setup_data)
             self._stop_fn, self._abort_fn = worker.stop, worker.abort
@@ -257,7 +277,9 @@ class Run:
         try:
             await asyncio.get_running_loop().run_in_executor(None, pool.wait_ready)
             self._stop_fn, self._abort_fn = pool.stop, pool.abort
-            pool.start(time.perf_counter() + _START_DELAY)
+            start_at = time.perf_counter() + _START_DELAY
+            self._observe_from(start_at)
+            pool.start(start_at)
             try:
                 await asyncio.wait_for(pool.all_exited.wait(), timeout=deadline)
             except TimeoutError:
@@ -287,6 +309,7 @@ class Run:
             "env_keys": sorted(self.recipe.overrides.env),
             "scenarios": {s.name: s.executor.options() for s in plan.scenarios},
             "thresholds": {ts.key: [t.source for t in ts.thresholds] for ts in plan.thresholds},
+            "observers": [o.source for o in cfg.observers],
         }
 
     def _finish(self, run_dir: Path, meta: dict[str, Any], start_wall: float,
@@ -300,6 +323,10 @@ class Run:
         else:
             exit_code, verdict = ExitCode.OK, "passed"
         meta = dict(meta, ended_at=iso(end_wall), duration_s=round(end_wall - start_wall, 3))
+        if self.observation_failures:
+            meta["observation_failures"] = {
+                src: {"count": n, "last_error": self.observation_errors.get(src, "")}
+                for src, n in self.observation_failures.items()}
         run = {"id": self.run_id, "source": meta["source"], "verdict": verdict,
                "exit_code": int(exit_code), "elapsed": self.aggregate.elapsed,
                "workers": cfg.workers, "stopped_by": self.stopped_by,
