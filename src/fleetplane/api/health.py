@@ -1,0 +1,55 @@
+"""Liveness, readiness, version and Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from fleetplane import __version__
+from fleetplane.api.common import app_state, json_response
+from fleetplane.metrics import CONTENT_TYPE
+from fleetplane.problems import Problem
+from fleetplane.repo import certificates as certs_repo
+from fleetplane.repo import jobs as jobs_repo
+
+_GAUGE_TTL_S = 1.0
+
+
+async def healthz(request: Request) -> Response:
+    return json_response({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    st = app_state(request)
+    try:
+        async with asyncio.timeout(2.0), st.db.transaction(write=False) as tx:
+            await tx.fetchone("SELECT 1 AS ok")
+    except Exception as exc:
+        raise Problem(503, f"database not reachable: {type(exc).__name__}") from None
+    return json_response({"status": "ready"})
+
+
+async def version(request: Request) -> Response:
+    return json_response({"name": "fleetplane", "version": __version__})
+
+
+async def metrics(request: Request) -> Response:
+    st = app_state(request)
+    # Status gauges cost two GROUP BY queries; refresh at most once a second
+    # so aggressive scrapers do not become part of the load.
+    if time.monotonic() - st.gauges_at > _GAUGE_TTL_S:
+        st.gauges_at = time.monotonic()
+        try:
+            async with asyncio.timeout(2.0), st.db.transaction(write=False) as tx:
+                jobs = await jobs_repo.counts_by_status(tx)
+                certs = await certs_repo.counts_by_status(tx)
+            for status in jobs_repo.STATUSES:
+                st.metrics.jobs.labels(status).set(jobs.get(status, 0))
+            for status in certs_repo.STATUSES:
+                st.metrics.certificates.labels(status).set(certs.get(status, 0))
+        except Exception:
+            pass  # a saturated pool must not make /metrics fail
+    return Response(st.metrics.render(), media_type=CONTENT_TYPE)

@@ -1,0 +1,112 @@
+"""Click commands ``target`` and ``seed`` (registered by fleetload as ``fleetload target|seed``)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import click
+
+from fleetplane.config import DEFAULT_GRPC_LISTEN, DEFAULT_LISTEN, DEV_API_KEY, TargetConfig
+
+
+def _prob(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if not 0.0 <= value <= 1.0:
+        raise click.BadParameter("must be between 0 and 1")
+    return value
+
+
+@click.command("target")
+@click.option("--db", "db_url", default=None, metavar="URL",
+              help="sqlite:///abs/path.db, sqlite://:memory: or postgresql://... "
+                   "[default: sqlite file under $FLEETPLANE_DATA_DIR or the temp dir]")
+@click.option("--pool-size", default=10, show_default=True, type=click.IntRange(1, 1000),
+              help="Database connection pool size (the saturation knob).")
+@click.option("--auth-secret", default=DEV_API_KEY, show_default=True, envvar="FLEETPLANE_AUTH_SECRET",
+              help="API key(s) accepted as Bearer tokens, comma separated.")
+@click.option("--admin-key", default=None, envvar="FLEETPLANE_ADMIN_KEY",
+              help="Bearer key for /admin routes (disabled when unset).")
+@click.option("--rate-limit", type=click.FloatRange(min=0, min_open=True), default=None, metavar="RPS",
+              help="Token-bucket limit on /api and /acme (off by default).")
+@click.option("--rate-limit-burst", type=click.IntRange(1), default=None, metavar="N",
+              help="Bucket size [default: ceil(RPS)].")
+@click.option("--listen", default=DEFAULT_LISTEN, show_default=True, metavar="HOST:PORT")
+@click.option("--grpc-listen", default=DEFAULT_GRPC_LISTEN, show_default=True, metavar="HOST:PORT")
+@click.option("--tls", is_flag=True, help="Serve HTTPS with a generated self-signed certificate.")
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option("--auto-approve/--no-auto-approve", default=True, show_default=True,
+              help="Approve gRPC registrations immediately (else they stay PENDING).")
+@click.option("--push-task-prob", default=0.02, show_default=True, callback=_prob,
+              help="Chance per gRPC heartbeat of pushing a task.")
+@click.option("--push-check-prob", default=0.02, show_default=True, callback=_prob,
+              help="Chance per gRPC heartbeat of pushing a check.")
+@click.option("--push-inventory-prob", default=0.01, show_default=True, callback=_prob,
+              help="Chance per gRPC heartbeat of requesting an inventory.")
+@click.option("--renewal-workers", default=2, show_default=True, type=click.IntRange(0, 256),
+              help="Built-in workers completing pending renewal jobs.")
+@click.option("--renewal-latency", default=0.05, show_default=True, type=click.FloatRange(0),
+              help="Seconds each built-in worker spends per renewal job.")
+@click.option("--heartbeat-interval-ms", default=10_000, show_default=True, type=click.IntRange(1),
+              help="Heartbeat interval suggested to gRPC agents.")
+def target(
+    db_url: str | None, pool_size: int, auth_secret: str, admin_key: str | None,
+    rate_limit: float | None, rate_limit_burst: int | None, listen: str, grpc_listen: str,
+    tls: bool, tls_cert: str | None, tls_key: str | None, auto_approve: bool,
+    push_task_prob: float, push_check_prob: float, push_inventory_prob: float,
+    renewal_workers: int, renewal_latency: float, heartbeat_interval_ms: int,
+) -> None:  # fmt: skip
+    """Run the fleetplane reference control plane (REST + ACME + gRPC) on loopback."""
+    from fleetplane.server import run
+
+    keys = tuple(k.strip() for k in auth_secret.split(",") if k.strip())
+    if not keys:
+        raise click.BadParameter("at least one API key is required", param_hint="--auth-secret")
+    if (tls_cert is None) != (tls_key is None):
+        raise click.BadParameter("--tls-cert and --tls-key go together")
+    if tls and tls_cert is None:
+        from fleetplane.tlsgen import write_self_signed
+
+        tls_cert, tls_key = write_self_signed(tempfile.mkdtemp(prefix="fleetplane-tls-"))
+        click.echo(f"fleetplane: self-signed certificate {tls_cert}", err=True)
+    run(
+        TargetConfig(
+            db_url=db_url, pool_size=pool_size, api_keys=keys, admin_key=admin_key or None,
+            rate_limit=rate_limit, rate_limit_burst=rate_limit_burst, listen=listen,
+            grpc_listen=grpc_listen, tls_cert=tls_cert, tls_key=tls_key, auto_approve=auto_approve,
+            push_task_prob=push_task_prob, push_check_prob=push_check_prob,
+            push_inventory_prob=push_inventory_prob, renewal_workers=renewal_workers,
+            renewal_latency=renewal_latency, heartbeat_interval_ms=heartbeat_interval_ms,
+        )
+    )  # fmt: skip
+
+
+@click.command("seed")
+@click.option("--db", "db_url", default=None, metavar="URL", help="Database to seed directly.")
+@click.option("--target-url", default=None, metavar="URL", help="Seed through a running target's REST API instead.")
+@click.option("--api-key", default=DEV_API_KEY, show_default=True, envvar="FLEETPLANE_API_KEY")
+@click.option("--certs", default=10_000, show_default=True, type=click.IntRange(0))
+@click.option("--agents", default=5_000, show_default=True, type=click.IntRange(0))
+@click.option("--insecure", is_flag=True, help="Skip TLS verification for --target-url.")
+def seed(
+    db_url: str | None, target_url: str | None, api_key: str, certs: int, agents: int, insecure: bool
+) -> None:
+    """Load the certctl load-test fixtures (loadtest-bulk-NNNNN certs, ag-loadtest-NNNNN agents)."""
+    from fleetplane.seed import seed_database, seed_via_api
+
+    if db_url and target_url:
+        raise click.BadParameter("give --db or --target-url, not both")
+    if target_url:
+        result = seed_via_api(target_url, api_key, certs=certs, agents=agents, verify_tls=not insecure)
+    else:
+        result = seed_database(db_url or os.environ.get("FLEETPLANE_DB"), certs=certs, agents=agents)
+    click.echo(result.summary())
+
+
+@click.group()
+def main() -> None:
+    """fleetplane reference control plane."""
+
+
+main.add_command(target)
+main.add_command(seed)

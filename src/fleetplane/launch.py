@@ -1,0 +1,219 @@
+"""Start ``python -m fleetplane target`` as a subprocess (tests, demos, benchmarks)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections import deque
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from threading import Thread
+from types import TracebackType
+from typing import IO
+
+from fleetplane.config import DEV_API_KEY
+
+_SRC = str(Path(__file__).resolve().parent.parent)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port that was free a moment ago (the OS may hand it out again; good enough on loopback)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+class TargetStartError(RuntimeError):
+    pass
+
+
+class RunningTarget:
+    """A target subprocess on fixed loopback ports; ``restart()`` reuses them."""
+
+    def __init__(
+        self,
+        argv: list[str],
+        *,
+        url: str,
+        grpc_target: str,
+        api_key: str,
+        admin_key: str | None,
+        env: dict[str, str],
+        ca_file: str | None,
+        startup_timeout: float,
+        stdout: IO[str] | None = None,
+    ) -> None:
+        self.argv = argv
+        self.url = url
+        self.grpc_target = grpc_target
+        self.api_key = api_key
+        self.admin_key = admin_key
+        self.ca_file = ca_file
+        self._env = env
+        self._timeout = startup_timeout
+        self._stdout = stdout
+        self._stderr_tail: deque[str] = deque(maxlen=40)
+        self.banner = ""
+        self.proc: subprocess.Popen[str] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None, "target not started"
+        return self.proc.pid
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        return ssl.create_default_context(cafile=self.ca_file) if self.ca_file else None
+
+    def _pump(self, stream: IO[str], into_tail: bool) -> None:
+        for line in stream:
+            if into_tail:
+                self._stderr_tail.append(line)
+            elif line.startswith("fleetplane ready:"):
+                self.banner = line.strip()
+            if self._stdout is not None:
+                self._stdout.write(line)
+
+    def start(self) -> RunningTarget:
+        self._stderr_tail.clear()
+        self.proc = subprocess.Popen(
+            self.argv,
+            env=self._env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,  # a Ctrl-C in the parent's terminal must not hit it
+        )
+        assert self.proc.stdout is not None and self.proc.stderr is not None
+        Thread(target=self._pump, args=(self.proc.stdout, False), daemon=True).start()
+        Thread(target=self._pump, args=(self.proc.stderr, True), daemon=True).start()
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self) -> None:
+        assert self.proc is not None
+        deadline = time.monotonic() + self._timeout
+        ctx = self.ssl_context()
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                time.sleep(0.1)  # let the pump threads drain stderr
+                raise TargetStartError(
+                    f"target exited with {self.proc.returncode} during startup:\n{self.stderr_tail()}"
+                )
+            try:
+                with urllib.request.urlopen(f"{self.url}/readyz", timeout=1, context=ctx) as resp:
+                    if resp.status == 200:
+                        self._wait_banner(deadline)
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.05)
+        self.kill()
+        raise TargetStartError(f"target not ready within {self._timeout:.0f}s:\n{self.stderr_tail()}")
+
+    def _wait_banner(self, deadline: float) -> None:
+        # The ready line is printed a moment after the socket is bound.
+        while not self.banner and time.monotonic() < min(deadline, time.monotonic() + 2):
+            time.sleep(0.02)
+
+    def stderr_tail(self) -> str:
+        return "".join(self._stderr_tail) or "(no stderr output)"
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM, then SIGKILL after ``timeout``; returns the exit code."""
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait(5)
+
+    def kill(self) -> None:
+        """SIGKILL (crash simulation for restart tests)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+    def restart(self, *, graceful: bool = True) -> RunningTarget:
+        if graceful:
+            self.stop()
+        else:
+            self.kill()
+        return self.start()
+
+    def __enter__(self) -> RunningTarget:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def start_target(
+    db: str | None = None,
+    *,
+    pool_size: int = 10,
+    auth_secret: str = DEV_API_KEY,
+    admin_key: str | None = None,
+    rate_limit: float | None = None,
+    tls: bool = False,
+    extra_args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    startup_timeout: float = 30.0,
+    stdout: IO[str] | None = None,
+    python: str | None = None,
+    cpu: int | None = None,
+) -> RunningTarget:
+    """Spawn a target on free loopback ports and wait for ``/readyz``.
+
+    ``db`` defaults to a fresh SQLite file in a temp dir. ``cpu`` pins the
+    process with ``taskset -c`` (benchmarks). With ``tls=True`` a self-signed
+    certificate is generated here and exposed as ``.ca_file``.
+    """
+    http_port, grpc_port = free_port(), free_port()
+    if db is None:
+        db = "sqlite:///" + os.path.join(tempfile.mkdtemp(prefix="fleetplane-"), "fleetplane.db").lstrip("/")
+    argv = [
+        python or sys.executable, "-m", "fleetplane", "target",
+        "--db", db, "--pool-size", str(pool_size), "--auth-secret", auth_secret,
+        "--listen", f"127.0.0.1:{http_port}", "--grpc-listen", f"127.0.0.1:{grpc_port}",
+    ]  # fmt: skip
+    if cpu is not None:
+        argv = ["taskset", "-c", str(cpu), *argv]
+    if admin_key:
+        argv += ["--admin-key", admin_key]
+    if rate_limit:
+        argv += ["--rate-limit", str(rate_limit)]
+    ca_file = None
+    if tls:
+        from fleetplane.tlsgen import write_self_signed
+
+        ca_file, key_file = write_self_signed(tempfile.mkdtemp(prefix="fleetplane-tls-"))
+        argv += ["--tls-cert", ca_file, "--tls-key", key_file]
+    argv += list(extra_args)
+    full_env = dict(os.environ if env is None else env)
+    # Make `-m fleetplane` importable when the package is not installed.
+    full_env["PYTHONPATH"] = os.pathsep.join(p for p in (_SRC, full_env.get("PYTHONPATH")) if p)
+    target = RunningTarget(
+        argv,
+        url=f"{'https' if tls else 'http'}://127.0.0.1:{http_port}",
+        grpc_target=f"127.0.0.1:{grpc_port}",
+        api_key=auth_secret.split(",")[0].strip(),
+        admin_key=admin_key,
+        env=full_env,
+        ca_file=ca_file,
+        startup_timeout=startup_timeout,
+        stdout=stdout,
+    )
+    return target.start()

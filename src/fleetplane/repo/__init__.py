@@ -1,0 +1,1 @@
+"""Repository layer: all SQL lives here, one module per aggregate."""

@@ -1,0 +1,113 @@
+"""Run HTTP (uvicorn) and gRPC (grpc.aio) in one process and one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import signal
+import sys
+from collections.abc import Callable
+
+import uvicorn
+
+from fleetplane.app import build_app
+from fleetplane.auth import mask
+from fleetplane.config import DEV_API_KEY, TargetConfig, split_host_port
+from fleetplane.db import open_database
+from fleetplane.grpc_ingest import build_grpc_server
+from fleetplane.metrics import Metrics
+from fleetplane.renewal import start_workers
+from fleetplane.repo.lookups import load_lookups
+from fleetplane.state import AppState
+
+log = logging.getLogger("fleetplane")
+
+
+def _redact_url(url: str) -> str:
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+def banner(cfg: TargetConfig, http_url: str, grpc_target: str, db_url: str, pool: int) -> str:
+    keys = ",".join(k if k == DEV_API_KEY else mask(k) for k in cfg.api_keys)
+    admin = mask(cfg.admin_key) if cfg.admin_key else "disabled"
+    return (
+        f"fleetplane ready: api={http_url} grpc={grpc_target} db={_redact_url(db_url)} "
+        f"pool={pool} api-key={keys} admin-key={admin}"
+    )
+
+
+async def serve(cfg: TargetConfig, announce: Callable[[str], None] | None = None) -> None:
+    db = await open_database(cfg.db_url, cfg.pool_size)
+    workers: list[asyncio.Task[None]] = []
+    grpc_server = None
+    try:
+        async with db.transaction(write=False) as tx:
+            lookups = await load_lookups(tx)
+        state = AppState(config=cfg, db=db, metrics=Metrics(db.stats), lookups=lookups)
+        grpc_server, grpc_port = build_grpc_server(state, cfg.grpc_listen)
+        await grpc_server.start()
+        workers = start_workers(state)
+        host, port = split_host_port(cfg.listen)
+        server = uvicorn.Server(
+            uvicorn.Config(
+                build_app(state),
+                host=host,
+                port=port,
+                http="httptools",
+                lifespan="off",
+                access_log=False,
+                log_level="warning",
+                server_header=False,
+                ssl_certfile=cfg.tls_cert,
+                ssl_keyfile=cfg.tls_key,
+                timeout_graceful_shutdown=5,
+            )
+        )
+        grpc_host = cfg.grpc_listen.rpartition(":")[0].strip("[]")
+        scheme = "https" if cfg.tls else "http"
+
+        async def announce_when_started() -> None:
+            while not server.started:
+                await asyncio.sleep(0.02)
+            line = banner(cfg, f"{scheme}://{host}:{port}", f"{grpc_host}:{grpc_port}", db.url, db.stats().size)
+            (announce or _print)(line)
+
+        announcer = asyncio.create_task(announce_when_started())
+        try:
+            await server.serve()
+        finally:
+            announcer.cancel()
+    finally:
+        for task in workers:
+            task.cancel()
+        for task in workers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if grpc_server is not None:
+            await grpc_server.stop(grace=2)
+        await db.close()
+
+
+def _print(line: str) -> None:
+    print(line, flush=True)
+
+
+def run(cfg: TargetConfig) -> None:
+    """Blocking entry point: uvloop, clean stop on SIGINT/SIGTERM."""
+    import uvloop
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # uvicorn re-raises the stop signal after its graceful shutdown; with these
+    # handlers installed first, that re-raise lands here instead of killing the
+    # process before gRPC and the pool are closed.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: None)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        try:
+            runner.run(serve(cfg))
+        except (OSError, ValueError) as exc:
+            # Bad --db URL, unreachable database, port in use: one clear line.
+            print(f"fleetplane: {exc}", file=sys.stderr, flush=True)
+            raise SystemExit(1) from None

@@ -1,0 +1,26 @@
+"""Process-wide state shared by HTTP handlers, the gRPC servicer and workers."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from dataclasses import dataclass, field
+
+from fleetplane.config import TargetConfig
+from fleetplane.db import Database
+from fleetplane.metrics import Metrics
+from fleetplane.repo.lookups import Lookups
+
+
+@dataclass
+class AppState:
+    config: TargetConfig
+    db: Database
+    metrics: Metrics
+    lookups: Lookups
+    # Set when new renewal jobs exist, so idle workers wake without polling fast.
+    jobs_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    # Round-robin position for assigning renewal jobs to online agents.
+    rr: itertools.count[int] = field(default_factory=itertools.count)
+    # monotonic time of the last /metrics refresh of the status gauges
+    gauges_at: float = 0.0

@@ -1,0 +1,49 @@
+"""Timestamps are stored as fixed-width UTC RFC 3339 text.
+
+A fixed width (always microseconds, always ``Z``) makes lexical order equal to
+time order, so the same ``ORDER BY``/keyset SQL works on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def fmt(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def now_str() -> str:
+    return fmt(now())
+
+
+def parse_rfc3339(value: str) -> datetime:
+    """Parse an RFC 3339 timestamp (offset required); raises ValueError."""
+    if not _RFC3339.match(value):
+        raise ValueError("not an RFC 3339 timestamp")
+    text = value.replace("z", "Z").replace("t", "T")
+    # fromisoformat accepts at most 6 fractional digits.
+    m = re.match(r"^(.*?\.\d{6})\d+(.*)$", text)
+    if m:
+        text = m.group(1) + m.group(2)
+    dt = datetime.fromisoformat(text)
+    if dt.tzinfo is None:  # pragma: no cover - regex requires an offset
+        raise ValueError("timestamp needs a UTC offset")
+    return dt.astimezone(UTC)
+
+
+def normalize(value: str) -> str:
+    return fmt(parse_rfc3339(value))
+
+
+def plus(dt: datetime, **kwargs: float) -> datetime:
+    return dt + timedelta(**kwargs)

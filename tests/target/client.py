@@ -1,0 +1,95 @@
+"""A tiny stdlib HTTP client for the contract tests (no third-party clients)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import ssl
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+
+@dataclass
+class Resp:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    _json: Any = field(default=None, repr=False)
+
+    @property
+    def json(self) -> Any:
+        if self._json is None and self.body:
+            self._json = json.loads(self.body)
+        return self._json
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+    def is_problem(self, status: int) -> bool:
+        doc = self.json
+        return (
+            self.status == status
+            and self.content_type.startswith("application/problem+json")
+            and isinstance(doc, dict)
+            and {"type", "title", "status", "detail"} <= doc.keys()
+            and doc["status"] == status
+        )
+
+
+_DEFAULT = object()
+
+
+class Api:
+    def __init__(self, url: str, key: str | None, ssl_context: ssl.SSLContext | None = None) -> None:
+        parts = urlsplit(url)
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port
+        self.https = parts.scheme == "https"
+        self.key = key
+        self.ctx = ssl_context
+
+    def _conn(self) -> http.client.HTTPConnection:
+        if self.https:
+            return http.client.HTTPSConnection(self.host, self.port, timeout=30, context=self.ctx)
+        return http.client.HTTPConnection(self.host, self.port, timeout=30)
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        raw: bytes | None = None,
+        key: Any = _DEFAULT,
+        headers: dict[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> Resp:
+        hdrs = {}
+        token = self.key if key is _DEFAULT else key
+        if token is not None:
+            hdrs["Authorization"] = f"Bearer {token}"
+        data = raw
+        if body is not None:
+            data = json.dumps(body).encode()
+        if data is not None:
+            hdrs["Content-Type"] = content_type
+        hdrs.update(headers or {})
+        conn = self._conn()
+        try:
+            conn.request(method, path, body=data, headers=hdrs)
+            r = conn.getresponse()
+            payload = r.read()
+            return Resp(r.status, {k.lower(): v for k, v in r.getheaders()}, payload)
+        finally:
+            conn.close()
+
+    def get(self, path: str, **kw: Any) -> Resp:
+        return self.call("GET", path, **kw)
+
+    def post(self, path: str, body: Any = None, **kw: Any) -> Resp:
+        return self.call("POST", path, body, **kw)
+
+    def delete(self, path: str, **kw: Any) -> Resp:
+        return self.call("DELETE", path, **kw)
