@@ -68,8 +68,9 @@ class _HeadReader:
             return
         conn.hdone = True
         if conn.fut is not None:
+            keep = conn.parser.should_keep_alive()
             conn.parser = _ResponseParser(conn)  # the HEAD parser expects a body: drop it
-            conn.on_message_complete(status)
+            conn.on_message_complete(status, False, keep)
 
 
 _HEAD_END = b"\r\n\r\n"
@@ -200,7 +201,8 @@ class Connection(asyncio.Protocol):
             ba += chunk
             self.body = ba
 
-    def on_message_complete(self, status: int = -1, eof: bool = False) -> None:
+    def on_message_complete(self, status: int = -1, eof: bool = False,
+                            keep: bool | None = None) -> None:
         """The response is complete (parser callback; also called for HEAD, EOF-
         delimited bodies and upgrades): resolve the future, return the connection
         to the pool or close it."""
@@ -260,7 +262,8 @@ class Connection(asyncio.Protocol):
             self.hmulti = False
         if eof:
             pass
-        elif self.keep and status != 101 and self.parser.should_keep_alive():
+        elif self.keep and status != 101 and (
+                self.parser.should_keep_alive() if keep is None else keep):
             self.reused = True
             pool = self.pool
             if pool.waiters:
