@@ -49,10 +49,12 @@ class RunningTarget:
         env: dict[str, str],
         ca_file: str | None,
         startup_timeout: float,
+        db_url: str = "",
         stdout: IO[str] | None = None,
     ) -> None:
         self.argv = argv
         self.url = url
+        self.db_url = db_url
         self.grpc_target = grpc_target
         self.api_key = api_key
         self.admin_key = admin_key
@@ -214,6 +216,7 @@ def start_target(
         env=full_env,
         ca_file=ca_file,
         startup_timeout=startup_timeout,
+        db_url=db,
         stdout=stdout,
     )
     return target.start()

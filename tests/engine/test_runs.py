@@ -215,8 +215,14 @@ def test_script_parameters_from_the_command_line(tmp_path):
                 "--rate", "7", "--quiet", "--out", str(tmp_path / "a"))
     assert r.code == 0, r.stderr
     assert "PARAMS http://x 3 120.0 7.0" in r.stdout
+    assert "ENDPOINTS []" in r.stdout
+    r = run_cli("run", script, "--directory", "u", "--endpoint", "a=1", "--endpoint", "b=2",
+                "--quiet", "--out", str(tmp_path / "c"))
+    assert "ENDPOINTS ['a=1', 'b=2']" in r.stdout, r.stderr
     for args, expected in [((), "--directory is required"),
                            (("--directory", "u", "--bogus", "1"), "unknown option(s) --bogus"),
-                           (("--directory", "u", "--max-names", "x"), "expected a whole number")]:
+                           (("--directory", "u", "--max-names", "x"), "expected a whole number"),
+                           (("--directory", "u", "--rate", "1", "--max-names", "1", "--max-names", "2"),
+                            "--max-names given more than once")]:
         r = run_cli("run", script, *args, "--quiet", "--out", str(tmp_path / "b"))
         assert r.code == 2 and expected in r.stderr, r.stderr

@@ -44,9 +44,10 @@ def resolve_script(name: str) -> str:
     return str(found)
 
 
-def parse_params(args: list[str]) -> dict[str, str]:
-    """``--name value``, ``--name=value`` or a bare ``--flag`` (true)."""
-    out: dict[str, str] = {}
+def parse_params(args: list[str]) -> dict[str, str | list[str]]:
+    """``--name value``, ``--name=value`` or a bare ``--flag`` (true); a flag
+    given several times collects its values in a list."""
+    out: dict[str, str | list[str]] = {}
     i = 0
     while i < len(args):
         arg = args[i]
@@ -59,7 +60,14 @@ def parse_params(args: list[str]) -> dict[str, str]:
                 i += 1
             else:
                 value = "true"
-        out[name.replace("-", "_")] = value
+        key = name.replace("-", "_")
+        previous = out.get(key)
+        if previous is None:
+            out[key] = value
+        elif isinstance(previous, list):
+            previous.append(value)
+        else:
+            out[key] = [previous, value]
         i += 1
     return out
 
@@ -96,6 +104,10 @@ def parse_params(args: list[str]) -> dict[str, str]:
 @click.option("--observe", "observe", multiple=True, metavar="KIND=WHAT",
               help="Sample the server side every second (repeatable): "
                    "prometheus=URL[#metric,...], postgres=URL, process=PID|NAME.")
+@click.option("--report", "html_report", is_flag=True,
+              help="Write the HTML report (RUN_DIR/report.html) when the run ends.")
+@click.option("--junit", "junit_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the thresholds as JUnit XML test cases to this file.")
 @click.pass_context
 @handle_errors
 def run_cmd(ctx: click.Context, script: str | None, url: str | None, method: str, headers: tuple[str, ...],
@@ -104,7 +116,7 @@ def run_cmd(ctx: click.Context, script: str | None, url: str | None, method: str
             ca_file: str | None, env_pairs: tuple[str, ...], thresholds: tuple[str, ...],
             workers: int, out: Path | None, results_dir: Path, summary_export: Path | None,
             stats_interval: str, quiet: bool, no_preflight: bool,
-            observe: tuple[str, ...]) -> None:
+            observe: tuple[str, ...], html_report: bool, junit_file: Path | None) -> None:
     """Run a load SCRIPT (a Python file or a built-in pack name), or a one-liner with --url.
 
     Options not listed here are the script's own parameters (for example
@@ -151,4 +163,16 @@ def run_cmd(ctx: click.Context, script: str | None, url: str | None, method: str
                     argv=redact_argv(sys.argv[1:]), preflight=not no_preflight)
     outcome = run_async(run_test(recipe, cfg))
     click.echo(outcome.text, nl=False)
+    # The run's verdict stands even if an extra output cannot be written.
+    try:
+        if junit_file:
+            from fleetload.results.junit import thresholds_suite, write_junit
+
+            write_junit(junit_file, [thresholds_suite(outcome.summary)])
+        if html_report:
+            from fleetload.report.html import write_report
+
+            click.echo(f"  report: {write_report(outcome.run_dir)}")
+    except Exception as exc:
+        click.echo(f"fleetload: warning: could not write report/JUnit: {exc}", err=True)
     sys.exit(outcome.exit_code)

@@ -31,7 +31,7 @@ def _metric_line(name: str, m: dict[str, Any]) -> str:
         total = v["passes"] + v["fails"]
         body = f"{100.0 * v['rate']:.2f}%  {v['passes']:,.0f} of {total:,.0f}"
     else:
-        body = f"{v.get('value', 0):,.0f}  min={v.get('min', 0):,.0f} max={v.get('max', 0):,.0f}"
+        body = f"{v.get('value', 0):,.6g}  min={v.get('min', 0):,.6g} max={v.get('max', 0):,.6g}"
     return f"  {name + ' ':.<40} {body}"
 
 

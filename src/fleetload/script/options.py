@@ -54,7 +54,7 @@ class Overrides:
     ca_file: str | None = None
     thresholds: tuple[tuple[str, str], ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
-    params: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, str | list[str]] = field(default_factory=dict)
     """Flags the run command does not know: the script's own parameters."""
 
     def param_values(self) -> dict[str, object]:

@@ -3,6 +3,7 @@
     DIRECTORY = param("directory", str, required=True, help="ACME directory URL")
     AGENTS = param("agents", int, default=5000)
     INTERVAL = param("heartbeat_interval", Duration, default="30s")
+    ENDPOINTS = param("endpoint", list)  # repeatable: --endpoint a --endpoint b
 
 ``fleetload run pack --directory URL --agents 100 --heartbeat-interval 10s``
 sets them (dashes become underscores). The run's own flags (``--rate``,
@@ -47,6 +48,11 @@ class ParamInfo:
 
 def _convert(name: str, raw: Any, kind: Any) -> Any:
     flag = "--" + name.replace("_", "-")
+    if kind is list:
+        # Repeatable flags: ``--endpoint a=1 --endpoint b=2`` -> ["a=1", "b=2"].
+        return [str(v) for v in raw] if isinstance(raw, list | tuple) else [str(raw)]
+    if isinstance(raw, list):
+        raise ConfigError(f"{flag} given more than once")
     if kind is Duration:
         return parse_duration(raw, what=flag)
     if kind is bool:

@@ -8,3 +8,6 @@ print("PARAMS", D, N, OVER, R, flush=True)
 @scenario(PerVUIterations(vus=1, iterations=1))
 async def x(vu):
     pass
+
+EP = param("endpoint", list, default=[])
+print("ENDPOINTS", EP, flush=True)

@@ -1,0 +1,229 @@
+"""Fixtures for the pack tests: the reference target (SQLite, on 127.0.0.1),
+seeded or empty, one with its rate limiter on, and real nginx and HAProxy
+serving TLS with a certificate made here."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+if str(SRC) not in sys.path:
+    sys.path.insert(0, str(SRC))
+
+from fleetplane.launch import RunningTarget, free_port, start_target  # noqa: E402
+from fleetplane.seed import seed_database  # noqa: E402
+from tests.conftest import CliResult, run_cli  # noqa: E402
+
+ADMIN_KEY = "packs-admin-key"
+SEED_CERTS = 300
+SEED_AGENTS = 200
+# Fast built-in renewal workers, so bulk renewals drain within a short test.
+FAST_RENEWALS = ("--renewal-workers", "4", "--renewal-latency", "0.005")
+
+
+def db_url(target: RunningTarget) -> str:
+    return target.argv[target.argv.index("--db") + 1]
+
+
+@pytest.fixture(scope="session")
+def seeded_target() -> Iterator[RunningTarget]:
+    """Shared: 300 certificates and 200 agents of the certctl fixture."""
+    with start_target(admin_key=ADMIN_KEY, extra_args=FAST_RENEWALS) as t:
+        seed_database(db_url(t), certs=SEED_CERTS, agents=SEED_AGENTS)
+        yield t
+
+
+@pytest.fixture
+def empty_target() -> Iterator[RunningTarget]:
+    with start_target(admin_key=ADMIN_KEY, extra_args=FAST_RENEWALS) as t:
+        yield t
+
+
+@pytest.fixture(scope="session")
+def limited_target() -> Iterator[RunningTarget]:
+    """Rate limited (100 req/s, burst 100) so ACME bursts get real 429s."""
+    with start_target(rate_limit=100) as t:
+        seed_database(db_url(t), certs=50, agents=0)
+        yield t
+
+
+@dataclass
+class PackRun:
+    result: CliResult
+    summary: dict[str, Any]
+
+    @property
+    def code(self) -> int:
+        return self.result.code
+
+    def count(self, key: str) -> float:
+        m = self.summary["metrics"].get(key)
+        return float(m["values"]["count"]) if m else 0.0
+
+
+def run_pack(pack: str, target: RunningTarget | None, out: Path, *args: str,
+             cwd: Path | None = None) -> PackRun:
+    argv = ["run", pack, "--out", str(out), "--quiet"]
+    if target is not None:
+        argv += ["--target", target.url, "--token", target.api_key]
+    r = run_cli(*argv, *args, cwd=cwd)
+    summary_file = out / "summary.json"
+    summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
+    return PackRun(r, summary)
+
+
+def api(target: RunningTarget, method: str, path: str, key: str | None = None) -> Any:
+    req = urllib.request.Request(target.url + path, method=method,
+                                 headers={"Authorization": f"Bearer {key or target.api_key}"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read() or b"null")
+
+
+# -- TLS deployment targets --------------------------------------------------------------
+@dataclass
+class Tls:
+    cert: Path
+    key: Path
+    combined: Path  # cert + key in one PEM (HAProxy's "ssl crt")
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> Tls:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    d = tmp_path_factory.mktemp("tls")
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "connector-tier test")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    tls = Tls(d / "cert.pem", d / "key.pem", d / "combined.pem")
+    tls.cert.write_bytes(cert_pem)
+    tls.key.write_bytes(key_pem)
+    tls.combined.write_bytes(cert_pem + key_pem)
+    return tls
+
+
+def _wait_port(port: int, proc: subprocess.Popen[bytes], what: str, log: Path) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited: {log.read_text() if log.exists() else ''}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"{what} did not listen on {port}")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+NGINX_CONF = """\
+daemon off;
+master_process off;
+worker_processes 1;
+error_log {dir}/error.log;
+pid {dir}/nginx.pid;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    server {{
+        listen 127.0.0.1:{port} ssl;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        location / {{ return 200 "ok"; }}
+    }}
+}}
+"""
+
+HAPROXY_CONF = """\
+global
+    maxconn 1000
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+frontend connector
+    bind 127.0.0.1:{port} ssl crt {pem}
+    http-request return status 200 content-type text/plain string ok
+"""
+
+
+@pytest.fixture(scope="session")
+def nginx_tls(tmp_path_factory: pytest.TempPathFactory, tls_files: Tls) -> Iterator[str]:
+    exe = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not os.path.exists(exe):
+        pytest.skip("nginx is not installed")
+    d = tmp_path_factory.mktemp("nginx")
+    port = free_port()
+    conf = d / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(dir=d, port=port, cert=tls_files.cert, key=tls_files.key))
+    proc = subprocess.Popen([exe, "-p", str(d), "-c", str(conf)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_port(port, proc, "nginx", d / "error.log")
+        yield f"https://127.0.0.1:{port}"
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def haproxy_tls(tmp_path_factory: pytest.TempPathFactory, tls_files: Tls) -> Iterator[str]:
+    exe = shutil.which("haproxy") or "/usr/sbin/haproxy"
+    if not os.path.exists(exe):
+        pytest.skip("haproxy is not installed")
+    d = tmp_path_factory.mktemp("haproxy")
+    port = free_port()
+    conf = d / "haproxy.cfg"
+    conf.write_text(HAPROXY_CONF.format(port=port, pem=tls_files.combined))
+    log = d / "haproxy.log"
+    with log.open("wb") as fh:
+        proc = subprocess.Popen([exe, "-db", "-f", str(conf)], stdout=fh, stderr=subprocess.STDOUT)
+    try:
+        _wait_port(port, proc, "haproxy", log)
+        yield f"https://127.0.0.1:{port}"
+    finally:
+        _stop(proc)
