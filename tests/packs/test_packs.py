@@ -117,7 +117,7 @@ def test_acme_burst_ari_ids_file(limited_target: RunningTarget, tmp_path: Path) 
 def test_connector_tier_nginx_and_haproxy(nginx_tls: str, haproxy_tls: str, tls_files,
                                           tmp_path: Path) -> None:
     run = run_pack("connector-tier", None, tmp_path / "run",
-                   "--endpoints", f"nginx={nginx_tls},haproxy={haproxy_tls}",
+                   "--endpoint", f"nginx={nginx_tls}", "--endpoint", f"haproxy={haproxy_tls}",
                    "--connections-per-minute", "600", "--duration", "2s",
                    "--slo", "haproxy:p95=800ms:p99=2s", "--ca-cert", str(tls_files.cert))
     assert run.code == 0, run.result.stderr

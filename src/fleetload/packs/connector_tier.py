@@ -31,7 +31,7 @@ from fleetload import VU, ConfigError, Duration, Trend, check, param
 from fleetload.packs import _common
 
 ENDPOINTS = param("endpoints", str, help="NAME=URL[,NAME=URL...]")
-ENDPOINT = param("endpoint", str, help="one more NAME=URL")
+ENDPOINT = param("endpoint", list, default=[], help="NAME=URL (repeatable)")
 PER_MINUTE = param("connections_per_minute", float, default=100.0,
                    help="new connections per minute, per target")
 DURATION = param("duration", Duration, default="5m")
@@ -80,7 +80,7 @@ def parse_slo(spec: str | None, names: dict[str, str]) -> dict[str, dict[str, fl
     return out
 
 
-TARGETS = parse_endpoints(ENDPOINTS, ENDPOINT)
+TARGETS = parse_endpoints(ENDPOINTS, *ENDPOINT)
 if not TARGETS:
     raise ConfigError("connector-tier needs its targets: --endpoints NAME=URL[,NAME=URL...], "
                       "e.g. --endpoints nginx=https://127.0.0.1:9443,haproxy=https://127.0.0.1:9444")
