@@ -15,7 +15,7 @@ from typing import Any, TextIO
 from fleetload.engine.aggregator import RunAggregator
 from fleetload.engine.processes import WorkerPool
 from fleetload.engine.worker import Worker, WorkerSpec, make_client
-from fleetload.errors import ExitCode, FleetloadError, TargetUnreachable
+from fleetload.errors import ConfigError, ExitCode, FleetloadError, TargetUnreachable
 from fleetload.metrics.aggregate import Aggregate
 from fleetload.metrics.snapshot import IntervalSnapshot
 from fleetload.metrics.thresholds import evaluate
@@ -294,7 +294,9 @@ class Run:
         client = plan.client
         return {
             "run_id": self.run_id,
-            "source": plan.source if not self.recipe.oneliner else redact_url(plan.source),
+            "source": (plan.source if not self.recipe.oneliner
+                       else f"{self.recipe.oneliner.method.upper()} "
+                            f"{redact_url(self.recipe.oneliner.url)}"),
             "started_at": iso(start_wall),
             "host": host_info(),
             "git": git_commit(script.resolve()) if script and script.exists() else None,
@@ -359,4 +361,7 @@ async def run_test(recipe: PlanRecipe, cfg: RunConfig) -> RunOutcome:
     plan = recipe.build()
     if cfg.workers < 1:
         raise FleetloadError("--workers must be at least 1")
+    if plan.max_workers is not None and cfg.workers > plan.max_workers:
+        raise ConfigError(f"{plan.source} runs in at most {plan.max_workers} worker process(es) "
+                          f"(max_workers in the script); got --workers {cfg.workers}")
     return await Run(plan, recipe, cfg).execute()

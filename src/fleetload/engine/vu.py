@@ -140,6 +140,15 @@ class VU:
         return self._rt.run_id
 
     @property
+    def worker_index(self) -> int:
+        """This process's index among ``--workers`` (0-based)."""
+        return self._rt.worker_index
+
+    @property
+    def worker_count(self) -> int:
+        return self._rt.worker_count
+
+    @property
     def tags(self) -> Tags:
         return self._rt.tags
 

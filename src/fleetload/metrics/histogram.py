@@ -38,7 +38,7 @@ def new_hdr() -> HdrHistogram:
 
 
 @functools.cache
-def _layout() -> tuple[int, np.ndarray, np.ndarray]:
+def bucket_layout() -> tuple[int, np.ndarray, np.ndarray]:
     """counts_len, and per-index lowest and highest equivalent values."""
     h = new_hdr()
     n = h.counts_len
@@ -57,7 +57,7 @@ def _layout() -> tuple[int, np.ndarray, np.ndarray]:
 
 
 def counts_len() -> int:
-    return _layout()[0]
+    return bucket_layout()[0]
 
 
 def bucket_indices(values_us: np.ndarray) -> np.ndarray:
@@ -150,7 +150,7 @@ class Histogram:
         ps = list(ps)
         if not self.count:
             return [0.0 for _ in ps]
-        _, lowest, highest = _layout()
+        _, lowest, highest = bucket_layout()
         cumulative = np.cumsum(self.counts)
         out = []
         for p in ps:
@@ -163,7 +163,7 @@ class Histogram:
     def stddev(self) -> float:
         if not self.count:
             return 0.0
-        _, lowest, highest = _layout()
+        _, lowest, highest = bucket_layout()
         nz = np.nonzero(self.counts)[0]
         mids = (lowest[nz] + highest[nz]) / 2.0
         mean = self.mean()
@@ -172,7 +172,7 @@ class Histogram:
     # -- interval-log encoding ---------------------------------------------
     def encode(self) -> str:
         """Base64 compressed V2 payload, as in the HdrHistogram interval log."""
-        _, lowest, highest = _layout()
+        _, lowest, highest = bucket_layout()
         nz = np.nonzero(self.counts)[0]
         h = self._hdr
         h.total_count = self.count
@@ -195,7 +195,7 @@ class Histogram:
         out.counts[:n] = src[:n]
         out.count = int(out.counts.sum())
         if out.count:
-            _, lowest, highest = _layout()
+            _, lowest, highest = bucket_layout()
             nz = np.nonzero(out.counts)[0]
             mids = (lowest[nz] + highest[nz]) / 2.0
             out.total = float((out.counts[nz] * mids).sum())

@@ -7,7 +7,7 @@ from typing import Any
 from fleetload.durations import format_duration
 
 
-def _ms(v: float | None) -> str:
+def format_ms(v: float | None) -> str:
     if v is None:
         return "-"
     if v >= 1000:
@@ -21,7 +21,7 @@ def _metric_line(name: str, m: dict[str, Any]) -> str:
     v = m["values"]
     kind = m["type"]
     if kind == "trend":
-        fmt = _ms if m["contains"] == "time" else (lambda x: f"{x:.3f}")
+        fmt = format_ms if m["contains"] == "time" else (lambda x: f"{x:.3f}")
         body = " ".join(f"{k}={fmt(v[k])}" for k in ("avg", "min", "med", "max", "p(90)", "p(95)", "p(99)")
                         if k in v)
     elif kind == "counter":
@@ -63,7 +63,7 @@ def render_summary(summary: dict[str, Any], *, results_dir: str | None = None) -
             if seen is None:
                 obs = "no samples"
             elif is_time:
-                obs = _ms(seen)
+                obs = format_ms(seen)
             else:
                 obs = f"{seen:,.4g}"
             lines.append(f"  {mark} {t['metric']}  {t['threshold']}  (observed {obs})")
@@ -82,8 +82,8 @@ def render_summary(summary: dict[str, Any], *, results_dir: str | None = None) -
         lines.append(
             f"  {name:<22} {sc['iterations']:>9,.0f} {sc['iteration_rate']:>9,.1f} "
             f"{sc['http_reqs']:>9,.0f} {100 * sc['http_req_failed_rate']:>6.2f}% "
-            f"{_ms(d.get('p50')):>9} {_ms(d.get('p95')):>9} {_ms(d.get('p99')):>9} "
-            f"{_ms(lat.get('p99')):>9} {sc['dropped_iterations']:>8,.0f}  "
+            f"{format_ms(d.get('p50')):>9} {format_ms(d.get('p95')):>9} {format_ms(d.get('p99')):>9} "
+            f"{format_ms(lat.get('p99')):>9} {sc['dropped_iterations']:>8,.0f}  "
             f"{_contract(summary, name)}")
     for name, sc in summary["scenarios"].items():
         sched = sc.get("schedule")
@@ -95,9 +95,13 @@ def render_summary(summary: dict[str, Any], *, results_dir: str | None = None) -
         if sched["dropped_iterations"]:
             why.append(f"{sched['dropped_iterations']:,.0f} dropped (in-flight cap reached)")
         if sched["behind"]:
-            why.append(f"fell behind: start lag p99 {_ms(lag.get('p99'))}")
-        lines.append(f"  schedule {name}: {state}; start lag p99 {_ms(lag.get('p99'))}"
+            why.append(f"fell behind: start lag p99 {format_ms(lag.get('p99'))}")
+        lines.append(f"  schedule {name}: {state}; start lag p99 {format_ms(lag.get('p99'))}"
                      + (f" - {'; '.join(why)}" if why else ""))
+    for title, extra in (summary.get("text_sections") or {}).items():
+        lines.append("")
+        lines.append(f"  {title}")
+        lines.extend(f"  {line}" for line in extra)
     if summary["errors"]:
         lines.append("")
         lines.append("  iteration errors")

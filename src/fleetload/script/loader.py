@@ -40,7 +40,10 @@ class Plan:
     metrics: dict[str, MetricInfo] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     handle_summary: Callable[..., Any] | None = None
-    """``handle_summary(summary, view) -> dict``: extra top-level summary sections."""
+    """``handle_summary(summary, view) -> dict``: extra top-level summary sections;
+    a ``text_sections`` key (``{title: [line, ...]}``) adds to the text summary."""
+    max_workers: int | None = None
+    """A script that must run in fewer processes (``max_workers = 1``) says so."""
 
     def kind_of(self, name: str) -> Kind | None:
         info = BUILTIN.get(name) or self.metrics.get(name)
@@ -121,6 +124,7 @@ def plan_from_module(module: ModuleType, source: str, overrides: Overrides,
     plan = Plan(source=source, scenarios=scenarios, thresholds=thresholds, client=client,
                 setup=_hook(module, "setup", where), teardown=_hook(module, "teardown", where),
                 handle_summary=_sync_hook(module, "handle_summary", where),
+                max_workers=_max_workers(module, where),
                 metrics=dict(script_metrics.DECLARED), env=dict(env))
     validate_against(thresholds, plan.kind_of)
     return plan
@@ -133,6 +137,15 @@ def _hook(module: ModuleType, name: str, where: str) -> Callable[..., Any] | Non
     if not inspect.iscoroutinefunction(fn):
         raise ScriptError(f"{name}() must be 'async def'", where=where)
     return fn  # type: ignore[no-any-return]
+
+
+def _max_workers(module: ModuleType, where: str) -> int | None:
+    value = getattr(module, "max_workers", None)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ScriptError(f"max_workers must be a whole number >= 1, got {value!r}", where=where)
+    return value
 
 
 def _sync_hook(module: ModuleType, name: str, where: str) -> Callable[..., Any] | None:

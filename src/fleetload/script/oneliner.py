@@ -8,7 +8,8 @@ from typing import Any
 from fleetload.engine.executors import ConstantArrivalRate, ConstantVUs
 from fleetload.engine.vu import VU
 from fleetload.errors import ConfigError
-from fleetload.metrics.thresholds import parse_thresholds
+from fleetload.metrics.thresholds import parse_thresholds, validate_against
+from fleetload.redact import redact_url
 from fleetload.script.loader import Plan, script_env
 from fleetload.script.model import Scenario
 from fleetload.script.options import ClientOptions, Overrides
@@ -58,6 +59,9 @@ def oneliner_plan(spec: OneLiner, overrides: Overrides) -> Plan:
     raw_thresholds: dict[str, list[Any]] = {}
     for selector, expr in overrides.thresholds:
         raw_thresholds.setdefault(selector, []).append(expr)
-    return Plan(source=f"{method} {url}", scenarios=[Scenario("default", default, executor)],
+    plan = Plan(source=f"{method} {redact_url(url)}",
+                scenarios=[Scenario("default", default, executor)],
                 thresholds=parse_thresholds(raw_thresholds), client=client,
                 env=script_env(overrides))
+    validate_against(plan.thresholds, plan.kind_of)
+    return plan

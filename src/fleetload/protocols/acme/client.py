@@ -92,8 +92,10 @@ def location(resp: Response, step: str) -> str:
 class AcmeClient:
     """Directory cache, nonce pool and signed requests of one worker."""
 
-    def __init__(self, directory_url: str, metrics: AcmeMetrics | None = None) -> None:
+    def __init__(self, directory_url: str, metrics: AcmeMetrics | None = None, *,
+                 bad_nonce_retries: int = 1) -> None:
         self.directory_url = directory_url
+        self.bad_nonce_retries = bad_nonce_retries
         self.metrics = metrics
         self.nonces = NoncePool()
         self._directory: Directory | None = None
@@ -109,7 +111,7 @@ class AcmeClient:
             if self._directory is None:
                 resp = await http.get(self.directory_url, name="acme directory",
                                       headers={"Accept": "application/json"})
-                self._check(resp, "directory", (200,))
+                self.check(resp, "directory", (200,))
                 self._directory = Directory.parse(json_object(resp, "directory"))
         return self._directory
 
@@ -122,7 +124,7 @@ class AcmeClient:
         self.nonces.fetched += 1
         if self.metrics is not None:
             self.metrics.new_nonce.add(1)
-        self._check(resp, "new-nonce", (200, 204))
+        self.check(resp, "new-nonce", (200, 204))
         fresh = resp.headers.get("Replay-Nonce")
         if not fresh:
             raise ProtocolError("new-nonce", "missing Replay-Nonce")
@@ -135,7 +137,7 @@ class AcmeClient:
             self.metrics.problem(problem.type)
         return ProblemError(step, problem)
 
-    def _check(self, resp: Response, step: str, expect: Collection[int]) -> None:
+    def check(self, resp: Response, step: str, expect: Collection[int]) -> None:
         if resp.error is not None:
             raise ProtocolError(step, resp.error, resp.error_detail or "")
         if resp.status in expect:
@@ -148,11 +150,13 @@ class AcmeClient:
     async def post(self, http: HttpSession, url: str, payload: Any, key: AccountKey, *,
                    step: str, expect: Collection[int] = (200,), use_jwk: bool = False,
                    accept: str | None = None) -> Response:
-        """A signed POST (``payload`` None: POST-as-GET), checked; badNonce retried once."""
+        """A signed POST (``payload`` None: POST-as-GET), checked; badNonce retried
+        ``bad_nonce_retries`` times (once by default, as certbot does)."""
         headers = JOSE if accept is None else {**JOSE, "Accept": accept}
         name = f"acme {step}"
         nonce = await self._nonce(http)
-        for attempt in (1, 2):
+        attempts = 1 + self.bad_nonce_retries
+        for attempt in range(1, attempts + 1):
             body, spent = key.sign(url, nonce, payload, use_jwk=use_jwk)
             self.sign_seconds += spent
             self.signs += 1
@@ -172,7 +176,7 @@ class AcmeClient:
             if problem is None:
                 self.nonces.add(fresh)
                 raise ProtocolError(step, f"unexpected status {resp.status}")
-            if problem.type == BAD_NONCE and attempt == 1:
+            if problem.type == BAD_NONCE and attempt < attempts:
                 # RFC 8555 6.5: the error carries a fresh nonce; spend it at once.
                 if self.metrics is not None:
                     self.metrics.problem(problem.type)

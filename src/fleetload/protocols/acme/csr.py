@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtensionOID
 
 from fleetload.protocols.acme.jws import b64
 
@@ -46,7 +45,7 @@ def ari_cert_id(cert: x509.Certificate) -> str:
     """RFC 9773 certificate identifier: base64url(AKI keyIdentifier) "."
     base64url(serial number DER content octets, with a leading zero when the
     high bit is set)."""
-    aki = cert.extensions.get_extension_for_oid(ExtensionOID.AUTHORITY_KEY_IDENTIFIER)
+    aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier)
     key_id = aki.value.key_identifier
     if key_id is None:
         raise ValueError("certificate has no authority key identifier")

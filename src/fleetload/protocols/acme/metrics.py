@@ -8,6 +8,7 @@ module-level declaration here would run only on this module's first import.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from fleetload.script.metrics import Counter, Rate, Trend
 
@@ -48,3 +49,36 @@ class AcmeMetrics:
 
     def protocol_error(self, detail: str) -> None:
         self.protocol_errors.add(1, tags={"detail": detail})
+
+
+def summary_section(view: Any) -> dict[str, Any]:
+    """The ``acme`` section of summary.json: problems by type, protocol errors
+    by detail, and the generator's signing cost (``view`` is the engine's
+    SummaryView, passed to the script's ``handle_summary``)."""
+    def counts(metric: str, tag: str) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for value in view.tag_values(metric, tag):
+            v = view.values(metric, {tag: value})
+            if v:
+                out[value] = v.get("count", 0.0)
+        return out
+
+    sign = view.values("acme_jws_sign") or {}
+    enrollments = (view.values("acme_enrollments") or {}).get("count", 0.0)
+    signs = sign.get("count", 0.0)
+    sign_ms = sign.get("avg", 0.0) * signs
+    problems = counts("acme_problems", "type")
+    protocol_errors = counts("acme_protocol_errors", "detail")
+    per_enrollment = round(sign_ms / enrollments, 3) if enrollments else None
+    text = [f"enrollments: {enrollments:,.0f}; signing {sign.get('avg', 0.0) * 1000:.0f} µs per JWS"
+            + (f", {per_enrollment} ms per enrollment" if per_enrollment is not None else "")]
+    text += [f"problem {name}: {n:,.0f}" for name, n in sorted(problems.items())]
+    text += [f"protocol error {name}: {n:,.0f}" for name, n in sorted(protocol_errors.items())]
+    return {"acme": {
+        "enrollments": enrollments,
+        "problems": problems,
+        "protocol_errors": protocol_errors,
+        "signing": {"signatures": signs, "total_ms": round(sign_ms, 3),
+                    "avg_us": round(sign.get("avg", 0.0) * 1000, 2),
+                    "per_enrollment_ms": per_enrollment},
+    }, "text_sections": {"acme": text}}
