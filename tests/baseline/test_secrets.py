@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-import pytest
-
 from tests.conftest import run_cli
 
 SECRETS = ("S3CRET-TOKEN", "S3CRET-HDR", "S3CRET-ENV", "S3CRET-PW")
@@ -14,23 +9,6 @@ SECRETS = ("S3CRET-TOKEN", "S3CRET-HDR", "S3CRET-ENV", "S3CRET-PW")
 
 def found(data: bytes) -> list[str]:
     return [s for s in SECRETS if s.encode() in data]
-
-
-def without_source(path: Path) -> bytes:
-    """The file minus the one-liner's ``source`` fields (see the xfail below)."""
-    if path.name == "meta.json":
-        data = json.loads(path.read_text())
-        data.pop("source", None)
-        return json.dumps(data).encode()
-    if path.name == "summary.json":
-        data = json.loads(path.read_text())
-        for section in ("run", "meta"):
-            (data.get(section) or {}).pop("source", None)
-        return json.dumps(data).encode()
-    if path.name == "summary.txt":
-        return b"\n".join(line for line in path.read_bytes().splitlines()
-                          if not line.lstrip().startswith(b"run "))
-    return path.read_bytes()
 
 
 def test_secrets_never_written(shared_stub, tmp_path):
@@ -54,14 +32,7 @@ def test_secrets_never_written(shared_stub, tmp_path):
     assert {"report.html", "meta.json", "summary.json", "summary.txt", "intervals.hlog",
             "timeline.jsonl", "baseline.json", "scale.md", "c.json", "c.xml", "j.xml"} \
         <= {p.name for p in files}
-    leaks = {str(p.relative_to(tmp_path)): found(without_source(p)) for p in files}
+    leaks = {str(p.relative_to(tmp_path)): found(p.read_bytes()) for p in files}
     assert {k: v for k, v in leaks.items() if v} == {}
-    # Known engine leak (engine/runner.py, Run._meta): a one-liner's "source" is
-    # "GET <url>", and redact_url() cannot parse that string, so the URL's
-    # user:password stays in meta.json "source", summary.json run.source and
-    # meta.source, and the summary's "run ..." header line. Everything built
-    # from a run (report, baseline, published doc) scrubs it.
-    engine = sorted(str(p.relative_to(tmp_path)) for p in files
-                    if p.parent == run_dir and found(p.read_bytes()))
-    if engine:
-        pytest.xfail(f"the engine writes the URL password in the one-liner source: {engine}")
+    # ...nor on the terminal.
+    assert not found((r.stdout + r.stderr).encode())
