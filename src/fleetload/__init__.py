@@ -23,6 +23,7 @@ from fleetload.engine.executors import (
 )
 from fleetload.engine.vu import VU
 from fleetload.errors import ConfigError, ExitCode, FleetloadError, ScriptError
+from fleetload.fleet import Agent, Fleet, HttpAgent
 from fleetload.protocols.http import Response
 from fleetload.script.checks import check
 from fleetload.script.loader import ENV as env
@@ -32,6 +33,7 @@ from fleetload.script.params import Duration, param
 
 __all__ = [
     "VU",
+    "Agent",
     "ConfigError",
     "ConstantArrivalRate",
     "ConstantVUs",
@@ -39,8 +41,11 @@ __all__ = [
     "Duration",
     "Executor",
     "ExitCode",
+    "Fleet",
     "FleetloadError",
     "Gauge",
+    "GrpcAgent",
+    "HttpAgent",
     "PerVUIterations",
     "RampingArrivalRate",
     "RampingVUs",
@@ -57,3 +62,12 @@ __all__ = [
     "param",
     "scenario",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # GrpcAgent loads grpc: only when a script asks for it.
+    if name == "GrpcAgent":
+        from fleetload.fleet.grpc_agent import GrpcAgent
+
+        return GrpcAgent
+    raise AttributeError(f"module 'fleetload' has no attribute {name!r}")

@@ -40,7 +40,7 @@ def _worker_main(recipe: PlanRecipe, run_id: str, index: int, count: int, interv
     worker = Worker(plan, WorkerSpec(run_id, index, count, start_at, interval),
                     sink=lambda snap: conn.send(("snap", snap)), setup_data=setup_data)
 
-    async def main() -> None:
+    async def main() -> str | None:
         task = asyncio.get_running_loop().create_task(worker.run())
         stopped = False
         while not task.done():
@@ -50,9 +50,16 @@ def _worker_main(recipe: PlanRecipe, run_id: str, index: int, count: int, interv
             elif stop.is_set() and not stopped:
                 stopped = True
                 worker.stop()
-        await task
+        try:
+            await task
+        except FleetloadError as exc:
+            # e.g. a preflight inside an executor: the parent reports it, exit 2.
+            return str(exc)
+        return None
 
-    run_async(main())
+    problem = run_async(main())
+    if problem is not None:
+        conn.send(("error", problem))
     conn.send(("done", index))
     conn.close()
 
@@ -70,6 +77,7 @@ class WorkerPool:
         self._procs: list[Any] = []
         self._exited: set[int] = set()
         self.all_exited = asyncio.Event()
+        self.error: str | None = None
         for i in range(count):
             parent, child = ctx.Pipe(duplex=True)
             proc = ctx.Process(target=_worker_main, name=f"fleetload-worker-{i}",
@@ -108,6 +116,10 @@ class WorkerPool:
                 kind, payload = conn.recv()
                 if kind == "snap":
                     self._on_snapshot(i, payload)
+                elif kind == "error":
+                    if self.error is None:
+                        self.error = payload
+                    self.stop()
                 elif kind == "done":
                     self._exit(i)
                     return

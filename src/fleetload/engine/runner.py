@@ -62,9 +62,10 @@ class RunOutcome:
 class SetupContext:
     """What ``setup()`` and ``teardown()`` get: an HTTP client and the env."""
 
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, plan: Plan, run_id: str) -> None:
         self.http = make_client(plan.client)
         self.env = plan.env
+        self.run_id = run_id
 
 
 async def preflight(plan: Plan, url: str | None) -> dict[str, Any] | None:
@@ -221,7 +222,7 @@ class Run:
             loop.add_signal_handler(signal.SIGINT, self._on_sigint)
         except (NotImplementedError, RuntimeError):
             pass
-        setup_ctx = SetupContext(plan)
+        setup_ctx = SetupContext(plan, self.run_id)
         setup_data: Any = None
         self._observations_path = run_dir / OBSERVATIONS
         try:
@@ -287,6 +288,8 @@ class Run:
                 await asyncio.wait_for(pool.all_exited.wait(), timeout=15.0)
         finally:
             pool.join(timeout=5.0)
+        if pool.error is not None:
+            raise FleetloadError(pool.error)
 
     def _meta(self, start_wall: float) -> dict[str, Any]:
         plan, cfg = self.plan, self.cfg

@@ -68,7 +68,8 @@ class LiveLine:
         in_flight = sum(sc["vus"] for sc in rows[-1]["scenarios"].values()) if rows else 0
         behind = max((max(r["behind"].values(), default=0.0) for r in rows), default=0.0)
         p95 = _p95(rows)
-        parts = [f"[{format_duration(now):>7} / {format_duration(self.planned)}]"]
+        planned = format_duration(self.planned) if self.planned < 86400 else "until stopped"
+        parts = [f"[{format_duration(now):>7} / {planned}]"]
         sched = self.scheduled_rate(now)
         rate = f"{reqs / span:,.0f} req/s" if reqs else f"{iters / span:,.0f} it/s"
         if sched:

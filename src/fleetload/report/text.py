@@ -98,6 +98,11 @@ def render_summary(summary: dict[str, Any], *, results_dir: str | None = None) -
             why.append(f"fell behind: start lag p99 {format_ms(lag.get('p99'))}")
         lines.append(f"  schedule {name}: {state}; start lag p99 {format_ms(lag.get('p99'))}"
                      + (f" - {'; '.join(why)}" if why else ""))
+    for name, sc in summary["scenarios"].items():
+        if sc.get("text"):
+            lines.append("")
+            lines.append(f"  {name}")
+            lines.extend(f"  {line}" for line in sc["text"])
     for title, extra in (summary.get("text_sections") or {}).items():
         lines.append("")
         lines.append(f"  {title}")

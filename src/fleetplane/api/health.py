@@ -33,7 +33,9 @@ async def readyz(request: Request) -> Response:
 
 
 async def version(request: Request) -> Response:
-    return json_response({"name": "fleetplane", "version": __version__})
+    # The gRPC address lets a load tool find the ingest from the HTTP URL alone.
+    return json_response({"name": "fleetplane", "version": __version__,
+                          "grpc": app_state(request).config.grpc_listen})
 
 
 async def metrics(request: Request) -> Response:

@@ -1,0 +1,220 @@
+"""Fleet metrics: declared kinds (so thresholds and the summary know them), the
+per-worker recorder, and the live-line / summary formatting.
+
+Recording goes straight into the worker's collector (a list append or a dict
+add per event) and into ``rt.status`` (numbers merged over workers and shown
+live). Status keys:
+
+``agents`` started, ``regs_active`` / ``regs_pending`` / ``regs_failed`` (current
+registration states), ``streams_open``, ``hb_sent``, ``hb_failed``,
+``reconnects``, ``errors``, ``push_<kind>`` (pushes handled), ``bytes_sent``,
+``max_rtt_p95_ms`` (heartbeat round trip p95 of the last second, largest over
+workers), ``max_reg_in_flight`` (largest number of registrations in flight),
+``err:<text>`` (distinct errors with counts, at most ``MAX_ERRORS`` per worker).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fleetload.engine.runtime import ScenarioRuntime
+from fleetload.metrics.kinds import Tags, make_tags
+from fleetload.script.metrics import Counter, Gauge, Rate, Trend
+
+HEARTBEAT_RTT = "fleet_heartbeat_rtt"
+TICK_LATENESS = "fleet_tick_lateness"
+TASK_DURATION = "fleet_task_duration"
+REGISTRATION_DURATION = "fleet_registration_duration"
+HEARTBEATS = "fleet_heartbeats"
+HEARTBEAT_FAILED = "fleet_heartbeat_failed"
+RECONNECTS = "fleet_reconnects"
+PUSHES = "fleet_pushes"
+REGISTRATIONS = "fleet_registrations"
+BYTES_SENT = "fleet_bytes_sent"
+AGENTS = "fleet_agents"
+STREAMS = "fleet_streams"
+
+MAX_ERRORS = 20
+ERR_PREFIX = "err:"
+
+
+def declare() -> None:
+    """Declare the fleet metrics' kinds for the script being loaded. Called by the
+    ``Fleet`` executor's constructor and by the pack, at import of the script
+    (the loader resets declarations for every script)."""
+    Trend(HEARTBEAT_RTT, description="heartbeat sent to ack/response received")
+    Trend(TICK_LATENESS, description="how late heartbeat ticks fire against their schedule")
+    Trend(TASK_DURATION, description="push received to final result sent")
+    Trend(REGISTRATION_DURATION, description="one registration call")
+    Counter(HEARTBEATS, description="heartbeats sent")
+    Rate(HEARTBEAT_FAILED, description="share of heartbeats that failed (no ack, error, timeout)")
+    Counter(RECONNECTS, description="successful reconnects after a dropped stream or refused connection")
+    Counter(PUSHES, description="server pushes handled, tag kind")
+    Counter(REGISTRATIONS, description="registration outcomes, tag outcome")
+    Counter(BYTES_SENT, description="protocol bytes sent by agents")
+    Gauge(AGENTS, description="agents with an active registration")
+    Gauge(STREAMS, description="streams open")
+
+
+class FleetStats:
+    """One worker's recorder for one fleet scenario."""
+
+    __slots__ = ("_c", "_counter_keys", "_errors", "_rates", "_tags", "bytes_window",
+                 "lateness", "reg_duration", "rtt", "rtt_window", "status", "task_duration")
+
+    def __init__(self, rt: ScenarioRuntime) -> None:
+        c = rt.collector
+        self._c = c
+        self._tags: Tags = rt.tags
+        tags = rt.tags
+        self.rtt = c.trend((HEARTBEAT_RTT, tags))
+        self.lateness = c.trend((TICK_LATENESS, tags))
+        self.task_duration = c.trend((TASK_DURATION, tags))
+        self.reg_duration = c.trend((REGISTRATION_DURATION, tags))
+        self.rtt_window: list[float] = []
+        self.bytes_window = 0
+        self._counter_keys: dict[str, tuple[str, Tags]] = {}
+        self._rates = (HEARTBEAT_FAILED, tags)
+        self._errors = 0
+        self.status = rt.status
+        for key in ("agents", "regs_active", "regs_pending", "regs_failed", "streams_open",
+                    "hb_sent", "hb_failed", "reconnects", "errors", "bytes_sent",
+                    "max_rtt_p95_ms", "max_reg_in_flight"):
+            self.status.setdefault(key, 0.0)
+
+    def _key(self, metric: str, tag: str | None = None, value: str | None = None) -> tuple[str, Tags]:
+        cache = f"{metric}|{value}"
+        key = self._counter_keys.get(cache)
+        if key is None:
+            tags = dict(self._tags)
+            if tag is not None and value is not None:
+                tags[tag] = value
+            key = self._counter_keys[cache] = (metric, make_tags(tags))
+        return key
+
+    # -- events ----------------------------------------------------------------------
+    def bump(self, key: str, n: float = 1.0) -> None:
+        st = self.status
+        st[key] = st.get(key, 0.0) + n
+
+    def heartbeat_sent(self, nbytes: int) -> None:
+        self.status["hb_sent"] += 1
+        self._c.add_counter(self._key(HEARTBEATS), 1.0)
+        self.sent(nbytes)
+
+    def heartbeat_result(self, ok: bool, rtt: float | None = None) -> None:
+        """``ok`` False counts a failed heartbeat; ``rtt`` in seconds."""
+        self._c.add_rate(self._rates, not ok)
+        if not ok:
+            self.status["hb_failed"] += 1
+        elif rtt is not None:
+            self.rtt.append(rtt)
+            self.rtt_window.append(rtt)
+
+    def sent(self, nbytes: int) -> None:
+        if nbytes:
+            self.status["bytes_sent"] += nbytes
+            self._c.add_counter(self._key(BYTES_SENT), float(nbytes))
+
+    def registration(self, outcome: str, seconds: float | None = None) -> None:
+        self._c.add_counter(self._key(REGISTRATIONS, "outcome", outcome), 1.0)
+        if seconds is not None:
+            self.reg_duration.append(seconds)
+
+    def push(self, kind: str) -> None:
+        self.bump("push_" + kind)
+        self._c.add_counter(self._key(PUSHES, "kind", kind), 1.0)
+
+    def reconnect(self) -> None:
+        self.status["reconnects"] += 1
+        self._c.add_counter(self._key(RECONNECTS), 1.0)
+
+    def error(self, text: str) -> None:
+        st = self.status
+        st["errors"] += 1
+        key = ERR_PREFIX + text[:160]
+        if key in st:
+            st[key] += 1
+        elif self._errors < MAX_ERRORS:
+            self._errors += 1
+            st[key] = 1.0
+        else:
+            self.bump(ERR_PREFIX + "(further distinct errors not listed)")
+
+    def every_second(self) -> None:
+        """Roll the live window: p95 of the last second's round trips, gauges."""
+        window = self.rtt_window
+        if window:
+            window.sort()
+            p95 = window[min(len(window) - 1, int(len(window) * 0.95))]
+            self.status["max_rtt_p95_ms"] = p95 * 1000.0
+            window.clear()
+        st = self.status
+        self._c.set_gauge((AGENTS, self._tags), st["regs_active"])
+        self._c.set_gauge((STREAMS, self._tags), st["streams_open"])
+
+
+# -- formatting (parent process) ---------------------------------------------------------
+def format_status(status: Mapping[str, float], transport: str) -> str:
+    g = status.get
+    streams = f"{g('streams_open', 0):,.0f}" if transport != "http" else "-"
+    p95 = g("max_rtt_p95_ms")
+    rtt = f"{p95:,.0f}ms" if p95 else "-"
+    return (f"regs: {g('regs_active', 0):,.0f} active / {g('regs_pending', 0):,.0f} pend / "
+            f"{g('regs_failed', 0):,.0f} fail | streams: {streams} | "
+            f"hb: {g('hb_sent', 0):,.0f} sent ({g('hb_failed', 0):,.0f} failed) | "
+            f"rtt p95: {rtt} | errors: {g('errors', 0):,.0f}")
+
+
+def summary_section(status: Mapping[str, float], view: Any, tags: Mapping[str, str],
+                    transport: str) -> dict[str, Any]:
+    g = status.get
+    rtt = view.values(HEARTBEAT_RTT, dict(tags), percentiles=(99.9,))
+    late = view.values(TICK_LATENESS, dict(tags), percentiles=(99.9,))
+    task = view.values(TASK_DURATION, dict(tags), percentiles=(99.9,))
+
+    def pct(v: dict[str, float] | None) -> dict[str, float] | None:
+        if not v or not v.get("count"):
+            return None
+        return {"p50": v["med"], "p90": v["p(90)"], "p95": v["p(95)"], "p99": v["p(99)"],
+                "p99.9": v["p(99.9)"], "avg": v["avg"], "max": v["max"], "count": v["count"]}
+
+    errors = sorted(((k[len(ERR_PREFIX):], int(v)) for k, v in status.items()
+                     if k.startswith(ERR_PREFIX)), key=lambda kv: -kv[1])[:MAX_ERRORS]
+    pushes = {k[len("push_"):]: int(v) for k, v in status.items() if k.startswith("push_")}
+    return {
+        "transport": transport,
+        "agents": int(g("agents", 0)),
+        "registrations": {"active": int(g("regs_active", 0)), "pending": int(g("regs_pending", 0)),
+                          "failed": int(g("regs_failed", 0))},
+        "streams_open": int(g("streams_open", 0)) if transport != "http" else None,
+        "heartbeats": {"sent": int(g("hb_sent", 0)), "failed": int(g("hb_failed", 0))},
+        "heartbeat_rtt": pct(rtt),
+        "tick_lateness": pct(late),
+        "task_duration": pct(task),
+        "reconnects": int(g("reconnects", 0)),
+        "pushes": pushes,
+        "bytes_sent": int(g("bytes_sent", 0)),
+        "max_registrations_in_flight": int(g("max_reg_in_flight", 0)),
+        "errors": [{"error": text, "count": n} for text, n in errors],
+    }
+
+
+def summary_lines(section: Mapping[str, Any]) -> list[str]:
+    """The fleet section as text-summary lines."""
+    regs = section["registrations"]
+    hb = section["heartbeats"]
+    rtt = section["heartbeat_rtt"] or {}
+    lines = [f"agents {section['agents']:,} ({section['transport']}): registrations "
+             f"{regs['active']:,} active / {regs['pending']:,} pending / {regs['failed']:,} failed",
+             f"heartbeats {hb['sent']:,} sent, {hb['failed']:,} failed; rtt "
+             + " ".join(f"{k}={rtt[k]:.1f}ms" for k in ("p50", "p90", "p95", "p99", "p99.9")
+                        if k in rtt)]
+    if section.get("streams_open") is not None:
+        lines.append(f"streams open {section['streams_open']:,}; reconnects {section['reconnects']:,}")
+    if section["pushes"]:
+        lines.append("pushes handled: " + ", ".join(f"{k} {v:,}" for k, v in
+                                                    sorted(section["pushes"].items())))
+    lines += [f"error {e['count']:,} x {e['error']}" for e in section["errors"]]
+    return lines
