@@ -1,0 +1,179 @@
+"""A whole ceiling search: baseline probe, steps with cooldown gating between
+them, the search, the binding constraint, and ``ceiling.json`` + ``ceiling.html``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from fleetload.results import rundir
+
+from . import chart
+from .ceiling import (
+    BREAKS_AT_FROM,
+    FOUND,
+    GENERATOR_BOUND,
+    MAX_STEPS,
+    NO_BREAK,
+    SearchResult,
+    SearchSettings,
+    search,
+)
+from .constraint import Constraint, fmt_ms, name_constraint
+from .health import HealthGate
+from .steps import Step, StepSettings, run_step
+
+CEILING_JSON = "ceiling.json"
+CEILING_HTML = "ceiling.html"
+
+
+@dataclass
+class CeilingOutcome:
+    report: dict[str, Any]
+    result: SearchResult
+    constraint: Constraint | None
+    json_path: Path
+    html_path: Path
+
+
+def step_line(s: Step) -> str:
+    lat = s.latency_ms or {}
+    extra = ""
+    if s.broken:
+        extra = "  broke " + ", ".join(f"{r.slo} (observed {r.observed:.4g})" if r.observed
+                                       is not None else f"{r.slo} ({r.reason})" for r in s.broken)
+    if s.reasons:
+        extra += "  " + "; ".join(s.reasons)
+    wait = ""
+    if s.cooldown is not None:
+        wait = f"  cooldown {s.cooldown.waited_s:.1f}s" + ("" if s.cooldown.recovered
+                                                           else " (NOT recovered)")
+    return (f"  step {s.index:>2}  {s.offered:>9.4g}/s  achieved {s.achieved_rps:>8.1f} req/s  "
+            f"p50 {fmt_ms(lat.get('p50')):>7}  p95 {fmt_ms(lat.get('p95')):>7}  "
+            f"p99 {fmt_ms(lat.get('p99')):>7}  err {s.error_rate:6.2%}  dropped {s.dropped:>5.0f}"
+            f"  {s.verdict}{wait}{extra}")
+
+
+def headline(result: SearchResult, settings: SearchSettings, constraint: Constraint | None) -> list[str]:
+    lines: list[str] = []
+    good, bad = result.good, result.bad
+    if good is not None:
+        lines.append(f"ceiling: {good.offered:g} iterations/s met every SLO "
+                     f"({good.achieved_rps:.1f} req/s achieved, p99 {fmt_ms(good.p('p99'))})")
+    if bad is not None:
+        broke = ", ".join(f"{r.slo} (observed {r.observed:.4g})" if r.observed is not None
+                          else f"{r.slo} ({r.reason})" for r in bad.broken)
+        lines.append(f"first break: {bad.offered:g} iterations/s broke {broke}")
+    if result.status == NO_BREAK:
+        lines.append(f"no SLO broke up to --to {settings.to_rate:g}/s: the ceiling is above it")
+    elif result.status == BREAKS_AT_FROM:
+        lines.append(f"the first step ({settings.from_rate:g}/s) already broke an SLO: "
+                     "lower --from")
+    elif result.status == GENERATOR_BOUND:
+        g = result.generator_bound
+        assert g is not None
+        lines.append(f"generator-bound at {g.offered:g}/s: {'; '.join(g.reasons)}. "
+                     "This is fleetload's limit, not the target's: the target's ceiling is "
+                     + (f"above {good.offered:g}/s" if good is not None else "unknown")
+                     + (f" and at most {bad.offered:g}/s" if bad is not None else ""))
+    elif result.status == MAX_STEPS:
+        lines.append(f"stopped after --max-steps {settings.max_steps} before the precision "
+                     "was reached")
+    if constraint is not None:
+        lines.append(f"binding constraint: {constraint.text}")
+    return lines
+
+
+async def run_ceiling(search_settings: SearchSettings, step_settings: StepSettings,
+                      gate: HealthGate | None, *, script: str, argv: list[str],
+                      out: TextIO | None = None) -> CeilingOutcome:
+    stream = out or sys.stderr
+    step_settings.out_dir.mkdir(parents=True, exist_ok=True)
+    baseline = None
+    if gate is not None:
+        baseline = await gate.measure_baseline()
+        if baseline.ok:
+            print(f"health {gate.display}: baseline probe {baseline.median_ms:.2f} ms; recovered "
+                  f"means 2xx and probes <= {gate.limit_ms:.2f} ms", file=stream, flush=True)
+        else:
+            print(f"health {gate.display}: not healthy before the first step "
+                  f"({baseline.error or baseline.status}); waiting", file=stream, flush=True)
+    counter = {"n": 0}
+
+    async def one(rate: float) -> Step:
+        index = counter["n"]
+        counter["n"] += 1
+        cooldown = None
+        if gate is not None and (index > 0 or not baseline or not baseline.ok):
+            cooldown = await gate.wait_recovered()
+        return await run_step(step_settings, index, rate, cooldown=cooldown)
+
+    def show(s: Any) -> None:
+        print(step_line(s), file=stream, flush=True)
+
+    result = await search(search_settings, one, on_step=show)
+    constraint = None
+    if result.bad is not None and result.status in (FOUND, MAX_STEPS, BREAKS_AT_FROM,
+                                                    GENERATOR_BOUND):
+        constraint = name_constraint(result.good, result.bad)
+    report = build_report(result, search_settings, step_settings, constraint, gate,
+                          script=script, argv=argv)
+    json_path = step_settings.out_dir / CEILING_JSON
+    html_path = step_settings.out_dir / CEILING_HTML
+    rundir.write_json(json_path, report)
+    html_path.write_text(chart.render(report), encoding="utf-8")
+    return CeilingOutcome(report, result, constraint, json_path, html_path)
+
+
+def build_report(result: SearchResult, search_settings: SearchSettings, st: StepSettings,
+                 constraint: Constraint | None, gate: HealthGate | None, *, script: str,
+                 argv: list[str]) -> dict[str, Any]:
+    good, bad, gen = result.good, result.bad, result.generator_bound
+    slos = []
+    for slo in st.slos:
+        t = slo.threshold
+        slos.append({"slo": slo.label, "metric": str(slo.selector), "threshold": t.value,
+                     "expression": t.source,
+                     "latency_line": slo.selector.metric == "http_req_duration" and t.op in ("<", "<=")})
+    return {
+        "script": script,
+        "command": argv,
+        "status": result.status,
+        "ceiling_rate": good.offered if good else None,
+        "ceiling_achieved_rps": good.achieved_rps if good else None,
+        "first_bad_rate": bad.offered if bad else None,
+        "broken_slos": [r.slo for r in bad.broken] if bad else [],
+        "generator_bound_rate": gen.offered if gen else None,
+        "generator_reasons": gen.reasons if gen else [],
+        "constraint": constraint.to_json() if constraint else None,
+        "headline": headline(result, search_settings, constraint),
+        "slos": slos,
+        "search": {"from": search_settings.from_rate, "to": search_settings.to_rate,
+                   "factor": search_settings.factor, "precision": search_settings.precision,
+                   "max_steps": search_settings.max_steps, "warmup_s": st.warmup,
+                   "window_s": st.window, "workers": st.workers},
+        "health": ({"url": gate.display, "baseline_ms": gate.baseline_ms, "limit_ms": gate.limit_ms,
+                    "max_wait_s": gate.max_wait} if gate else None),
+        "steps": [s.to_json() for s in result.steps],
+    }
+
+
+def render_text(outcome: CeilingOutcome) -> str:
+    lines = ["", "fleetload ceiling " + str(outcome.report["script"]), ""]
+    for s in sorted(outcome.result.steps, key=lambda s: s.offered):
+        lines.append(step_line(s))
+    lines.append("")
+    lines.extend(outcome.report["headline"])
+    if outcome.constraint is not None and len(outcome.constraint.findings) > 1:
+        for f in outcome.constraint.findings[1:]:
+            lines.append(f"  also: {f.text}")
+    lines.append(f"results: {outcome.json_path}  chart: {outcome.html_path}")
+    return "\n".join(lines) + "\n"
+
+
+def dumps(report: dict[str, Any]) -> str:
+    return json.dumps(report, indent=2)
