@@ -64,20 +64,7 @@ class HttpSession:
             ok = err is None and (status in expected_statuses if expected_statuses
                                   else 200 <= status < 400)
             rec = self._rt.new_http_recorder(key, name, method, status, err, ok, tags)
-        t = resp.timings
-        rec.duration.append(t.duration)
-        rec.latency.append(t.finished - self._vu.intended_start)
-        rec.blocked.append(t.blocked)
-        rec.connecting.append(t.connecting)
-        rec.tls.append(t.tls_handshaking)
-        rec.sending.append(t.sending)
-        rec.waiting.append(t.waiting)
-        rec.receiving.append(t.receiving)
-        rec.reqs += 1
-        rec.sent += resp.bytes_sent
-        rec.received += resp.bytes_received
-        if not rec.expected:
-            rec.failed += 1
+        rec.record(resp, self._vu.intended_start)
         return resp
 
     async def get(self, url: str, **kw: Any) -> Response:

@@ -43,20 +43,7 @@ async def record_request(rt: ScenarioRuntime, method: str, url: str, *, name: st
     if rec is None:
         ok = err is None and 200 <= status < 400
         rec = rt.new_http_recorder(key, name, method, status, err, ok, None)
-    t = resp.timings
-    rec.duration.append(t.duration)
-    rec.latency.append(t.finished - intended)
-    rec.blocked.append(t.blocked)
-    rec.connecting.append(t.connecting)
-    rec.tls.append(t.tls_handshaking)
-    rec.sending.append(t.sending)
-    rec.waiting.append(t.waiting)
-    rec.receiving.append(t.receiving)
-    rec.reqs += 1
-    rec.sent += resp.bytes_sent
-    rec.received += resp.bytes_received
-    if not rec.expected:
-        rec.failed += 1
+    rec.record(resp, intended)
     return resp
 
 

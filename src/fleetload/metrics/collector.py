@@ -7,6 +7,8 @@ per request.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fleetload.metrics.histogram import Binned
 from fleetload.metrics.kinds import HTTP_PHASES, SeriesKey, Tags
 from fleetload.metrics.snapshot import IntervalSnapshot
@@ -49,6 +51,24 @@ class HttpRecorder:
         self.failed = 0
         self.sent = 0
         self.received = 0
+
+    def record(self, resp: Any, intended: float) -> None:
+        """One response (``fleetload.protocols.http.Response``); ``intended`` is
+        the latency origin (the iteration's scheduled start)."""
+        t = resp.timings
+        self.duration.append(t.duration)
+        self.latency.append(t.finished - intended)
+        self.blocked.append(t.blocked)
+        self.connecting.append(t.connecting)
+        self.tls.append(t.tls_handshaking)
+        self.sending.append(t.sending)
+        self.waiting.append(t.waiting)
+        self.receiving.append(t.receiving)
+        self.reqs += 1
+        self.sent += resp.bytes_sent
+        self.received += resp.bytes_received
+        if not self.expected:
+            self.failed += 1
 
     def drain(self, snap: IntervalSnapshot) -> None:
         if not self.reqs:

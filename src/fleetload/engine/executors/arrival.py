@@ -10,15 +10,36 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
+from typing import Any, TypeVar
 
-from fleetload.engine.executors.base import MIN_SLEEP, finish_gracefully
+from fleetload.engine.executors.base import MIN_SLEEP, Executor, finish_gracefully
 from fleetload.engine.pacing import Pacer
 from fleetload.engine.runtime import ScenarioRuntime
+from fleetload.engine.split import offset, share
 from fleetload.engine.vu import VU
+from fleetload.errors import ConfigError
+
+A = TypeVar("A", bound=Executor)
 
 # Sleeps longer than this also watch the stop signal, so a slow schedule
 # (one iteration a minute) still stops promptly.
 _WATCH_STOP_AFTER = 0.05
+
+
+def split_arrivals(ex: A, index: int, count: int) -> A:
+    """An arrival-rate executor's share: every ``count``-th iteration from
+    ``index`` (set by ``segment``), and its part of the in-flight cap."""
+    total = int(getattr(ex, "max_in_flight"))  # noqa: B009 - both callers have it
+    cap = share(total, index, count)
+    if cap == 0:
+        raise ConfigError(f"max_in_flight ({total}) must be at least the number of workers "
+                          f"({count})")
+    pre = int(getattr(ex, "pre_allocated"))  # noqa: B009
+    changes: dict[str, Any] = {"segment": (index, count), "max_in_flight": cap,
+                               "pre_allocated": max(1, share(pre, index, count)),
+                               "vu_id_offset": offset(total, index, count)}
+    return replace(ex, **changes)
 
 
 async def run_arrivals(rt: ScenarioRuntime, pacer: Pacer, *, segment: tuple[int, int],

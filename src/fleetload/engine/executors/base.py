@@ -11,6 +11,7 @@ from typing import Any, ClassVar, TypeVar
 
 from fleetload.durations import parse_duration
 from fleetload.engine.runtime import ScenarioRuntime
+from fleetload.engine.split import offset, share
 from fleetload.engine.vu import VU
 from fleetload.errors import ConfigError
 
@@ -183,6 +184,32 @@ async def finish_gracefully(rt: ScenarioRuntime, vus: Iterable[VU], grace: float
         task.cancel()
     if pending:
         await asyncio.gather(*pending, return_exceptions=True)
+
+
+async def run_vus(rt: ScenarioRuntime, ex: Executor, count: int,
+                  keep_going: Callable[[VU], bool], deadline: float) -> None:
+    """Closed loop: ``count`` VUs iterate while ``keep_going``; returns once all
+    have finished or at ``deadline`` (or a stop), after the graceful stop."""
+    loop = asyncio.get_running_loop()
+    vus = [rt.new_vu(ex.vu_id_offset + i + 1) for i in range(count)]
+    for vu in vus:
+        vu.task = loop.create_task(run_vu_loop(rt, vu, keep_going))
+    done: asyncio.Future[Any] = asyncio.gather(*(vu.task for vu in vus), return_exceptions=True)
+    watcher: asyncio.Future[Any] = loop.create_task(sleep_until(deadline, rt.stopping))
+    await asyncio.wait({done, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    watcher.cancel()
+    await finish_gracefully(rt, vus, float(ex.graceful_stop))
+
+
+def split_vus(ex: E, index: int, count: int, **changes: Any) -> E | None:
+    """The share of a VU-based executor: its ``vus`` divided exactly, disjoint ids."""
+    total = int(getattr(ex, "vus"))  # noqa: B009 - every caller has the field
+    mine = share(total, index, count)
+    if not mine:
+        return None
+    fields_: dict[str, Any] = {"vus": mine, "segment": (index, count),
+                               "vu_id_offset": offset(total, index, count), **changes}
+    return replace(ex, **fields_)
 
 
 async def run_vu_loop(rt: ScenarioRuntime, vu: VU, keep_going: Callable[[VU], bool]) -> None:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from fleetload.engine.executors.arrival import run_arrivals
+from fleetload.engine.executors.arrival import run_arrivals, split_arrivals
 from fleetload.engine.executors.base import Executor, positive, register, seconds
 from fleetload.engine.pacing import ConstantPacer
 from fleetload.engine.runtime import ScenarioRuntime
-from fleetload.engine.split import offset, share
 from fleetload.errors import ConfigError
 
 
@@ -63,13 +62,7 @@ class ConstantArrivalRate(Executor):
         return self.max_in_flight
 
     def split(self, index: int, count: int) -> ConstantArrivalRate | None:
-        cap = share(self.max_in_flight, index, count)
-        if cap == 0:
-            raise ConfigError(f"max_in_flight ({self.max_in_flight}) must be at least the "
-                              f"number of workers ({count})")
-        return replace(self, segment=(index, count), max_in_flight=cap,
-                       pre_allocated=max(1, share(self.pre_allocated, index, count)),
-                       vu_id_offset=offset(self.max_in_flight, index, count))
+        return split_arrivals(self, index, count)
 
     async def run(self, rt: ScenarioRuntime) -> None:
         await run_arrivals(rt, ConstantPacer(self.per_second, float(self.duration)),

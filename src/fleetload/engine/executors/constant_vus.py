@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from fleetload.engine.executors.base import (
     Executor,
-    finish_gracefully,
     positive,
     register,
-    run_vu_loop,
+    run_vus,
     seconds,
-    sleep_until,
+    split_vus,
 )
 from fleetload.engine.runtime import ScenarioRuntime
-from fleetload.engine.split import offset, share
 from fleetload.engine.vu import VU
 
 
@@ -39,15 +37,9 @@ class ConstantVUs(Executor):
         return self.vus
 
     def split(self, index: int, count: int) -> ConstantVUs | None:
-        mine = share(self.vus, index, count)
-        if not mine:
-            return None
-        return replace(self, vus=mine, segment=(index, count),
-                       vu_id_offset=offset(self.vus, index, count))
+        return split_vus(self, index, count)
 
     async def run(self, rt: ScenarioRuntime) -> None:
-        import asyncio
-
         end = rt.start + float(self.duration)
         stop = rt.stopping
         perf = time.perf_counter
@@ -55,11 +47,7 @@ class ConstantVUs(Executor):
         def keep_going(_: VU) -> bool:
             return perf() < end and not stop.is_set()
 
-        vus = [rt.new_vu(self.vu_id_offset + i + 1) for i in range(self.vus)]
-        for vu in vus:
-            vu.task = asyncio.get_running_loop().create_task(run_vu_loop(rt, vu, keep_going))
-        await sleep_until(end, stop)
-        await finish_gracefully(rt, vus, float(self.graceful_stop))
+        await run_vus(rt, self, self.vus, keep_going, end)
 
     def describe(self) -> str:
         return f"{self.vus} VUs for {float(self.duration):g}s"

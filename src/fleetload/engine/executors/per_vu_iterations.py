@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass
 
 from fleetload.engine.executors.base import (
     Executor,
-    finish_gracefully,
     positive,
     register,
-    run_vu_loop,
+    run_vus,
     seconds,
-    sleep_until,
+    split_vus,
 )
 from fleetload.engine.runtime import ScenarioRuntime
-from fleetload.engine.split import offset, share
 from fleetload.engine.vu import VU
 
 
@@ -43,11 +39,7 @@ class PerVUIterations(Executor):
         return self.vus
 
     def split(self, index: int, count: int) -> PerVUIterations | None:
-        mine = share(self.vus, index, count)
-        if not mine:
-            return None
-        return replace(self, vus=mine, segment=(index, count),
-                       vu_id_offset=offset(self.vus, index, count))
+        return split_vus(self, index, count)
 
     async def run(self, rt: ScenarioRuntime) -> None:
         end = rt.start + float(self.max_duration)
@@ -58,15 +50,7 @@ class PerVUIterations(Executor):
         def keep_going(vu: VU) -> bool:
             return vu.iteration < limit and perf() < end and not stop.is_set()
 
-        loop = asyncio.get_running_loop()
-        vus = [rt.new_vu(self.vu_id_offset + i + 1) for i in range(self.vus)]
-        for vu in vus:
-            vu.task = loop.create_task(run_vu_loop(rt, vu, keep_going))
-        done: asyncio.Future[Any] = asyncio.gather(*(vu.task for vu in vus), return_exceptions=True)
-        watcher: asyncio.Future[Any] = loop.create_task(sleep_until(end, stop))
-        await asyncio.wait({done, watcher}, return_when=asyncio.FIRST_COMPLETED)
-        watcher.cancel()
-        await finish_gracefully(rt, vus, float(self.graceful_stop))
+        await run_vus(rt, self, self.vus, keep_going, end)
 
     def describe(self) -> str:
         return f"{self.iterations} iterations for each of {self.vus} VUs"

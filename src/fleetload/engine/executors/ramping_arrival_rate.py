@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from fleetload.engine.executors.arrival import run_arrivals
+from fleetload.engine.executors.arrival import run_arrivals, split_arrivals
 from fleetload.engine.executors.base import Executor, positive, register, seconds
 from fleetload.engine.executors.constant_arrival_rate import default_max_in_flight
 from fleetload.engine.executors.stages import normalize_stages
 from fleetload.engine.pacing import LinearPacer
 from fleetload.engine.runtime import ScenarioRuntime
-from fleetload.engine.split import offset, share
 from fleetload.errors import ConfigError
 
 
@@ -64,13 +63,7 @@ class RampingArrivalRate(Executor):
         return replace(self, stages=tuple((d * factor, t) for d, t in self.stages))
 
     def split(self, index: int, count: int) -> RampingArrivalRate | None:
-        cap = share(self.max_in_flight, index, count)
-        if cap == 0:
-            raise ConfigError(f"max_in_flight ({self.max_in_flight}) must be at least the "
-                              f"number of workers ({count})")
-        return replace(self, segment=(index, count), max_in_flight=cap,
-                       pre_allocated=max(1, share(self.pre_allocated, index, count)),
-                       vu_id_offset=offset(self.max_in_flight, index, count))
+        return split_arrivals(self, index, count)
 
     async def run(self, rt: ScenarioRuntime) -> None:
         await run_arrivals(rt, self.pacer(), segment=self.segment,
