@@ -226,3 +226,17 @@ def test_script_parameters_from_the_command_line(tmp_path):
                             "--max-names given more than once")]:
         r = run_cli("run", script, *args, "--quiet", "--out", str(tmp_path / "b"))
         assert r.code == 2 and expected in r.stderr, r.stderr
+
+
+def test_graceful_stop_and_ramp_down(stub, tmp_path):
+    # Iterations take 1.5 s. With 5 s of grace they finish after the end of
+    # their scenario (or after the ramp-down); with 0.2 s they are cut off.
+    for grace, finished, interrupted in (("5s", 2, 0), ("0.2s", 0, 2)):
+        out = tmp_path / grace
+        r = run_cli("run", str(SCRIPTS / "graceful.py"), "-e", f"TARGET={stub.url}",
+                    "-e", f"GRACE={grace}", "--out", str(out), "--quiet")
+        assert r.code == 0, r.stderr
+        s = summary_of(out)
+        for sc in ("stop", "ramp_down"):
+            assert count(s, f"iterations{{scenario:{sc}}}") == finished, (grace, sc)
+            assert count(s, f"interrupted_iterations{{scenario:{sc}}}") == interrupted, (grace, sc)
