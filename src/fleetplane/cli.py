@@ -16,6 +16,17 @@ def _prob(ctx: click.Context, param: click.Parameter, value: float) -> float:
     return value
 
 
+def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    if value is None:
+        return None
+    from fleetplane.timeutil import parse_duration
+
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @click.command("target")
 @click.option("--db", "db_url", default=None, metavar="URL",
               help="sqlite:///abs/path.db, sqlite://:memory: or postgresql://... "
@@ -49,12 +60,21 @@ def _prob(ctx: click.Context, param: click.Parameter, value: float) -> float:
               help="Seconds each built-in worker spends per renewal job.")
 @click.option("--heartbeat-interval-ms", default=10_000, show_default=True, type=click.IntRange(1),
               help="Heartbeat interval suggested to gRPC agents.")
+@click.option("--db-latency", default="0", show_default=True, callback=_duration, metavar="DURATION",
+              help="Extra time every database transaction holds its pooled connection (e.g. 20ms): "
+                   "models a remote database; the pool then serves at most pool-size/latency tx/s.")
+@click.option("--unhealthy-after-overload", default=None, callback=_duration, metavar="SECONDS",
+              help="/healthz answers 503 while more than --overload-waiting requests wait for the "
+                   "pool and for SECONDS after (off by default).")
+@click.option("--overload-waiting", default=None, type=click.IntRange(0), metavar="N",
+              help="Pool waiters above which the target counts as overloaded [default: --pool-size].")
 def target(
     db_url: str | None, pool_size: int, auth_secret: str, admin_key: str | None,
     rate_limit: float | None, rate_limit_burst: int | None, listen: str, grpc_listen: str,
     tls: bool, tls_cert: str | None, tls_key: str | None, auto_approve: bool,
     push_task_prob: float, push_check_prob: float, push_inventory_prob: float,
     renewal_workers: int, renewal_latency: float, heartbeat_interval_ms: int,
+    db_latency: float, unhealthy_after_overload: float | None, overload_waiting: int | None,
 ) -> None:  # fmt: skip
     """Run the fleetplane reference control plane (REST + ACME + gRPC) on loopback."""
     from fleetplane.server import run
@@ -77,6 +97,8 @@ def target(
             push_task_prob=push_task_prob, push_check_prob=push_check_prob,
             push_inventory_prob=push_inventory_prob, renewal_workers=renewal_workers,
             renewal_latency=renewal_latency, heartbeat_interval_ms=heartbeat_interval_ms,
+            db_latency=db_latency, unhealthy_after_overload=unhealthy_after_overload,
+            overload_waiting=overload_waiting,
         )
     )  # fmt: skip
 

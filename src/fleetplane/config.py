@@ -30,6 +30,12 @@ class TargetConfig:
     renewal_workers: int = 2
     renewal_latency: float = 0.05
     heartbeat_interval_ms: int = 10_000
+    # Extra seconds every transaction holds its pooled connection (--db-latency).
+    db_latency: float = 0.0
+    # /healthz is 503 while more than overload_waiting callers wait for the pool
+    # (None: the pool size) and for this many seconds after (None: off).
+    unhealthy_after_overload: float | None = None
+    overload_waiting: int | None = None
     max_body: int = 1024 * 1024
     extra: dict[str, str] = field(default_factory=dict)
 

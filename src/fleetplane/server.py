@@ -15,7 +15,8 @@ import uvicorn
 from fleetplane.app import build_app
 from fleetplane.auth import mask
 from fleetplane.config import DEV_API_KEY, TargetConfig, split_host_port
-from fleetplane.db import open_database
+from fleetplane.db import Database, open_database
+from fleetplane.db.shaping import OverloadWatch, SlowDatabase
 from fleetplane.grpc_ingest import build_grpc_server
 from fleetplane.metrics import Metrics
 from fleetplane.renewal import start_workers
@@ -32,20 +33,36 @@ def _redact_url(url: str) -> str:
 def banner(cfg: TargetConfig, http_url: str, grpc_target: str, db_url: str, pool: int) -> str:
     keys = ",".join(k if k == DEV_API_KEY else mask(k) for k in cfg.api_keys)
     admin = mask(cfg.admin_key) if cfg.admin_key else "disabled"
+    shaping = ""
+    if cfg.db_latency > 0:
+        shaping += f" db-latency={cfg.db_latency * 1000:g}ms"
+    if cfg.unhealthy_after_overload is not None:
+        shaping += f" unhealthy-after-overload={cfg.unhealthy_after_overload:g}s"
     return (
         f"fleetplane ready: api={http_url} grpc={grpc_target} db={_redact_url(db_url)} "
-        f"pool={pool} api-key={keys} admin-key={admin}"
+        f"pool={pool}{shaping} api-key={keys} admin-key={admin}"
     )
 
 
+def shape(db: Database, cfg: TargetConfig) -> tuple[Database, OverloadWatch | None]:
+    """Wrap the database for --db-latency / --unhealthy-after-overload (as is when both are off)."""
+    watch = None
+    if cfg.unhealthy_after_overload is not None:
+        threshold = cfg.overload_waiting if cfg.overload_waiting is not None else db.stats().size
+        watch = OverloadWatch(db.stats, threshold, cfg.unhealthy_after_overload)
+    if cfg.db_latency <= 0 and watch is None:
+        return db, None
+    return SlowDatabase(db, cfg.db_latency, watch), watch
+
+
 async def serve(cfg: TargetConfig, announce: Callable[[str], None] | None = None) -> None:
-    db = await open_database(cfg.db_url, cfg.pool_size)
+    db, overload = shape(await open_database(cfg.db_url, cfg.pool_size), cfg)
     workers: list[asyncio.Task[None]] = []
     grpc_server = None
     try:
         async with db.transaction(write=False) as tx:
             lookups = await load_lookups(tx)
-        state = AppState(config=cfg, db=db, metrics=Metrics(db.stats), lookups=lookups)
+        state = AppState(config=cfg, db=db, metrics=Metrics(db.stats), lookups=lookups, overload=overload)
         grpc_server, grpc_port = build_grpc_server(state, cfg.grpc_listen)
         await grpc_server.start()
         workers = start_workers(state)

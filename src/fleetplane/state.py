@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from fleetplane.config import TargetConfig
 from fleetplane.db import Database
+from fleetplane.db.shaping import OverloadWatch
 from fleetplane.metrics import Metrics
 from fleetplane.repo.lookups import Lookups
 
@@ -18,6 +19,8 @@ class AppState:
     db: Database
     metrics: Metrics
     lookups: Lookups
+    # --unhealthy-after-overload: makes /healthz 503 after the pool queue overflowed.
+    overload: OverloadWatch | None = None
     # Set when new renewal jobs exist, so idle workers wake without polling fast.
     jobs_ready: asyncio.Event = field(default_factory=asyncio.Event)
     # Round-robin position for assigning renewal jobs to online agents.

@@ -47,3 +47,23 @@ def normalize(value: str) -> str:
 
 def plus(dt: datetime, **kwargs: float) -> datetime:
     return dt + timedelta(**kwargs)
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|us|s|m)")
+_DURATION_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
+
+
+def parse_duration(value: str) -> float:
+    """``"20ms"``, ``"1.5s"``, ``"1m30s"`` or a bare number of seconds → seconds; raises ValueError."""
+    text = value.strip()
+    if re.fullmatch(r"\d+(?:\.\d+)?", text):
+        return float(text)
+    pos, total = 0, 0.0
+    for m in _DURATION_PART.finditer(text):
+        if m.start() != pos:
+            break
+        total += float(m.group(1)) * _DURATION_UNITS[m.group(2)]
+        pos = m.end()
+    if not text or pos != len(text):
+        raise ValueError(f"invalid duration {value!r}: expected e.g. 20ms, 1.5s, 2 (seconds)")
+    return total

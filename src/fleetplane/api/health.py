@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 
 from starlette.requests import Request
@@ -19,6 +20,19 @@ _GAUGE_TTL_S = 1.0
 
 
 async def healthz(request: Request) -> Response:
+    watch = app_state(request).overload
+    if watch is not None:
+        # --unhealthy-after-overload: 503 while the pool queue is over the
+        # threshold and for hold_s after, so a load tool's cooldown has to wait.
+        stats, left = watch.unhealthy_for()
+        if left > 0:
+            raise Problem(
+                503,
+                f"overloaded: {stats.waiting} waiting for the database pool (threshold {watch.threshold}); "
+                f"healthy {watch.hold_s:g} s after the queue drains",
+                headers={"Retry-After": str(max(1, math.ceil(left)))},
+                extra={"pool_waiting": stats.waiting, "healthy_in_s": round(left, 3)},
+            )
     return json_response({"status": "ok"})
 
 
@@ -41,11 +55,12 @@ async def version(request: Request) -> Response:
 async def metrics(request: Request) -> Response:
     st = app_state(request)
     # Status gauges cost two GROUP BY queries; refresh at most once a second
-    # so aggressive scrapers do not become part of the load.
-    if time.monotonic() - st.gauges_at > _GAUGE_TTL_S:
+    # so aggressive scrapers do not become part of the load, and never while
+    # requests queue for the pool: a scrape must stay fast under saturation.
+    if time.monotonic() - st.gauges_at > _GAUGE_TTL_S and st.db.stats().waiting == 0:
         st.gauges_at = time.monotonic()
         try:
-            async with asyncio.timeout(2.0), st.db.transaction(write=False) as tx:
+            async with asyncio.timeout(0.5), st.db.transaction(write=False) as tx:
                 jobs = await jobs_repo.counts_by_status(tx)
                 certs = await certs_repo.counts_by_status(tx)
             for status in jobs_repo.STATUSES:

@@ -176,7 +176,8 @@ def _public_paths() -> dict[str, Any]:
             "parameters": [_p("profile"), _p("certid")],
             "get": {"security": [], "responses": {**ok, "400": _problem("malformed id"), "404": _problem("unknown certificate")}},
         },
-        "/healthz": {"get": {"security": [], "responses": ok}},
+        "/healthz": {"get": {"security": [], "responses": {
+            **ok, "503": _problem("overloaded (only with --unhealthy-after-overload)")}}},
         "/readyz": {"get": {"security": [], "responses": {**ok, "503": _problem("database unreachable")}}},
         "/version": {"get": {"security": [], "responses": ok}},
         "/metrics": {"get": {"security": [], "responses": {"200": {"description": "Prometheus text"}}}},
