@@ -143,3 +143,13 @@ def test_saturated_cpu_outranks_a_pool_it_filled() -> None:
            "process:7": {"cpu_max_pct": s(98)}}
     found = findings(None, bad, 167.0, 856.0)
     assert [f.kind for f in found][:2] == ["cpu", "db-pool"]
+
+
+def test_cpu_starved_by_other_processes_counts_as_cpu_bound() -> None:
+    # 61 % busy plus 33 % waiting for a core: the pool filled as an effect.
+    bad = {"prometheus:x": {"fleetplane_db_pool_size": s(50), "fleetplane_db_pool_in_use": s(50),
+                            "fleetplane_db_pool_waiting": s(600)},
+           "process:7": {"cpu_max_pct": s(61), "cpu_demand_max_pct": s(94)}}
+    found = findings(None, bad, 70.0, 2500.0)
+    assert found[0].kind == "cpu"
+    assert "61% of a core plus 33% waiting for a core" in found[0].text

@@ -129,18 +129,26 @@ def findings(good: Obs | None, bad: Obs, p99_good: float | None,
                                 "waiting": waiting.mean if waiting else None,
                                 "waiting_peak": waiting.max if waiting else None}))
         cpu = values.get("cpu_max_pct")
-        if source.startswith("process:") and cpu is not None and cpu.mean >= SATURATED * 100:
+        demand = values.get("cpu_demand_max_pct")
+        busy = max(cpu.mean if cpu else 0.0, demand.mean if demand else 0.0)
+        if source.startswith("process:") and cpu is not None and busy >= SATURATED * 100:
             before = _before(good, source, "cpu_max_pct")
             frm = f" (from {before.mean:.0f}%)" if before else ""
             # A saturated event loop stretches every connection's hold time, so a
             # pool that fills up with it is the effect: CPU >= 95 % outranks it.
             # (A pool that binds first keeps the CPU low: 35-53 % in the demo.)
-            score = cpu.mean / 100.0 + (0.6 if cpu.mean >= 95 else 0.0)
+            # Time spent runnable but waiting for a core counts as CPU demand: a
+            # process starved by its neighbours is CPU-bound all the same, and a
+            # starved loop stretches connection hold times just like a busy one.
+            score = busy / 100.0 + (0.6 if busy >= 95 or busy - cpu.mean >= 10 else 0.0)
             what = source.split(":", 1)[1]
             what = f"target process {what}" if what.isdigit() else what
-            out.append(Finding("cpu", f"{what} CPU at {cpu.mean:.0f}% of a core"
-                               f"{frm} {lat}", score,
-                               {"source": source, "cpu_pct": cpu.mean,
+            starved = busy - cpu.mean
+            detail = (f"{what} CPU at {cpu.mean:.0f}% of a core plus {starved:.0f}% waiting for "
+                      f"a core (starved by other processes)" if starved >= 10 else
+                      f"{what} CPU at {cpu.mean:.0f}% of a core")
+            out.append(Finding("cpu", f"{detail}{frm} {lat}", score,
+                               {"source": source, "cpu_pct": cpu.mean, "cpu_demand_pct": busy,
                                 "cpu_pct_before": before.mean if before else None}))
         used = values.get("connections_used_pct")
         if source.startswith("postgres") and used is not None and used.mean >= SATURATED * 100:

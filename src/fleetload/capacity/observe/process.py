@@ -42,6 +42,15 @@ def read_stat(pid: int) -> tuple[int, float, int, float]:
     return ppid, cpu, threads, rss
 
 
+def runqueue_wait(pid: int) -> float:
+    """Seconds the process's main thread has spent runnable but waiting for a
+    core (``/proc/<pid>/schedstat``, field 2): CPU starvation by other work."""
+    try:
+        return int((_PROC / str(pid) / "schedstat").read_text().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def open_files(pid: int) -> int:
     try:
         return len(os.listdir(_PROC / str(pid) / "fd"))
@@ -119,25 +128,31 @@ class ProcessObserver:
         else:
             self._resolve = lambda: pids_named(what)
         self.source = source or f"process:{what}"
-        self._prev: dict[int, tuple[float, float]] = {}  # pid -> (wall, cpu seconds)
+        self._prev: dict[int, tuple[float, float, float]] = {}  # pid -> (wall, cpu s, wait s)
 
     async def sample(self) -> dict[str, float]:
         pids = self._resolve()
         now = time.perf_counter()
-        cpu_pct = cpu_max = rss = threads = 0.0
+        cpu_pct = cpu_max = demand_max = wait_max = rss = threads = 0.0
         files = 0
-        seen: dict[int, tuple[float, float]] = {}
+        seen: dict[int, tuple[float, float, float]] = {}
         for pid in pids:
             try:
                 _, cpu, nthreads, prss = read_stat(pid)
             except (OSError, ValueError, IndexError):
                 continue  # exited between listing and reading
-            seen[pid] = (now, cpu)
+            wait = runqueue_wait(pid)
+            seen[pid] = (now, cpu, wait)
             prev = self._prev.get(pid)
             if prev is not None and now > prev[0]:
-                pct = 100.0 * max(cpu - prev[1], 0.0) / (now - prev[0])
+                span = now - prev[0]
+                pct = 100.0 * max(cpu - prev[1], 0.0) / span
+                wait_pct = 100.0 * max(wait - prev[2], 0.0) / span
                 cpu_pct += pct
                 cpu_max = max(cpu_max, pct)
+                wait_max = max(wait_max, wait_pct)
+                # Busy plus waiting for a core: what the process would use alone.
+                demand_max = max(demand_max, pct + wait_pct)
             rss += prss
             threads += nthreads
             nf = open_files(pid)
@@ -151,6 +166,8 @@ class ProcessObserver:
         if not first:
             values["cpu_pct"] = cpu_pct
             values["cpu_max_pct"] = cpu_max
+            values["runq_wait_max_pct"] = wait_max
+            values["cpu_demand_max_pct"] = demand_max
         return values
 
     async def close(self) -> None:
