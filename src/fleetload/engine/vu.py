@@ -95,7 +95,7 @@ class VU:
     """
 
     __slots__ = ("__dict__", "_rt", "http", "id", "intended_start", "iteration",
-                 "rng", "scenario_iteration", "state", "stop_requested", "task")
+                 "rng", "scenario_iteration", "state", "stop_requested", "task", "wake")
 
     def __init__(self, vu_id: int, rt: ScenarioRuntime) -> None:
         self.id = vu_id
@@ -107,6 +107,7 @@ class VU:
         self.rng = random.Random(f"{rt.run_id}:{rt.name}:{vu_id}")
         self.http = HttpSession(self, rt)
         self.task: Any = None
+        self.wake: Any = None  # open loop: the future a parked VU waits on
         self.stop_requested = False
 
     @property

@@ -10,7 +10,14 @@ registration states), ``streams_open``, ``hb_sent``, ``hb_failed``,
 ``reconnects``, ``errors``, ``push_<kind>`` (pushes handled), ``bytes_sent``,
 ``max_rtt_p95_ms`` (heartbeat round trip p95 of the last second, largest over
 workers), ``max_reg_in_flight`` (largest number of registrations in flight),
-``err:<text>`` (distinct errors with counts, at most ``MAX_ERRORS`` per worker).
+``ramp_pending`` (agents not yet through the registration ramp: connected,
+pending or rejected), ``max_ramp_done_s`` (seconds from the start to the end of
+the ramp, the latest worker; 0 while ``ramp_pending``), ``err:<text>`` (distinct
+errors with counts, at most ``MAX_ERRORS`` per worker).
+
+Tick lateness is recorded with a ``phase`` tag: ``ramp`` for ticks due before
+the worker's ramp ended + one heartbeat interval, ``steady`` after. The
+untagged metric (``fleet_tick_lateness``) is the union of both.
 """
 
 from __future__ import annotations
@@ -61,7 +68,8 @@ class FleetStats:
     """One worker's recorder for one fleet scenario."""
 
     __slots__ = ("_c", "_counter_keys", "_errors", "_rates", "_tags", "bytes_window",
-                 "lateness", "reg_duration", "rtt", "rtt_window", "status", "task_duration")
+                 "lateness_ramp", "lateness_steady", "reg_duration", "rtt", "rtt_window",
+                 "status", "task_duration")
 
     def __init__(self, rt: ScenarioRuntime) -> None:
         c = rt.collector
@@ -69,7 +77,9 @@ class FleetStats:
         self._tags: Tags = rt.tags
         tags = rt.tags
         self.rtt = c.trend((HEARTBEAT_RTT, tags))
-        self.lateness = c.trend((TICK_LATENESS, tags))
+        self.lateness_ramp = c.trend((TICK_LATENESS, make_tags({**dict(tags), "phase": "ramp"})))
+        self.lateness_steady = c.trend((TICK_LATENESS,
+                                        make_tags({**dict(tags), "phase": "steady"})))
         self.task_duration = c.trend((TASK_DURATION, tags))
         self.reg_duration = c.trend((REGISTRATION_DURATION, tags))
         self.rtt_window: list[float] = []
@@ -80,7 +90,7 @@ class FleetStats:
         self.status = rt.status
         for key in ("agents", "regs_active", "regs_pending", "regs_failed", "streams_open",
                     "hb_sent", "hb_failed", "reconnects", "errors", "bytes_sent",
-                    "max_rtt_p95_ms", "max_reg_in_flight"):
+                    "max_rtt_p95_ms", "max_reg_in_flight", "ramp_pending", "max_ramp_done_s"):
             self.status.setdefault(key, 0.0)
 
     def _key(self, metric: str, tag: str | None = None, value: str | None = None) -> tuple[str, Tags]:
@@ -172,6 +182,8 @@ def summary_section(status: Mapping[str, float], view: Any, tags: Mapping[str, s
     g = status.get
     rtt = view.values(HEARTBEAT_RTT, dict(tags), percentiles=(99.9,))
     late = view.values(TICK_LATENESS, dict(tags), percentiles=(99.9,))
+    late_ramp = view.values(TICK_LATENESS, {**tags, "phase": "ramp"}, percentiles=(99.9,))
+    late_steady = view.values(TICK_LATENESS, {**tags, "phase": "steady"}, percentiles=(99.9,))
     task = view.values(TASK_DURATION, dict(tags), percentiles=(99.9,))
 
     def pct(v: dict[str, float] | None) -> dict[str, float] | None:
@@ -192,6 +204,10 @@ def summary_section(status: Mapping[str, float], view: Any, tags: Mapping[str, s
         "heartbeats": {"sent": int(g("hb_sent", 0)), "failed": int(g("hb_failed", 0))},
         "heartbeat_rtt": pct(rtt),
         "tick_lateness": pct(late),
+        "tick_lateness_ramp": pct(late_ramp),
+        "tick_lateness_steady": pct(late_steady),
+        "ramp_done_s": g("max_ramp_done_s") if not g("ramp_pending", 0) else None,
+        "ramp_pending": int(g("ramp_pending", 0)),
         "task_duration": pct(task),
         "reconnects": int(g("reconnects", 0)),
         "pushes": pushes,
@@ -211,6 +227,7 @@ def summary_lines(section: Mapping[str, Any]) -> list[str]:
              f"heartbeats {hb['sent']:,} sent, {hb['failed']:,} failed; rtt "
              + " ".join(f"{k}={rtt[k]:.1f}ms" for k in ("p50", "p90", "p95", "p99", "p99.9")
                         if k in rtt)]
+    lines.append(_lateness_line(section))
     if section.get("streams_open") is not None:
         lines.append(f"streams open {section['streams_open']:,}; reconnects {section['reconnects']:,}")
     if section["pushes"]:
@@ -218,3 +235,22 @@ def summary_lines(section: Mapping[str, Any]) -> list[str]:
                                                     sorted(section["pushes"].items())))
     lines += [f"error {e['count']:,} x {e['error']}" for e in section["errors"]]
     return lines
+
+
+def _lateness_line(section: Mapping[str, Any]) -> str:
+    """Tick lateness, steady state first (the generator keeping the schedule)."""
+    def ms(v: Mapping[str, float] | None, keys: tuple[str, ...]) -> str:
+        if not v:
+            return "none"
+        return " ".join(f"{k}={v[k]:.1f}ms" for k in keys if k in v)
+
+    steady = section.get("tick_lateness_steady")
+    ramp = section.get("tick_lateness_ramp")
+    done = section.get("ramp_done_s")
+    if done is None:
+        when = f"ramp not completed: {section.get('ramp_pending', 0):,} agents pending"
+    else:
+        when = f"ramp done at {done:.0f}s"
+    return (f"tick lateness steady {ms(steady, ('p50', 'p99', 'max'))} "
+            f"({(steady or {}).get('count', 0):,.0f} ticks); ramp {ms(ramp, ('p99', 'max'))} "
+            f"({when})")

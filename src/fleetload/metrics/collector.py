@@ -11,9 +11,19 @@ from typing import Any
 
 from fleetload.metrics.histogram import Binned
 from fleetload.metrics.kinds import HTTP_PHASES, SeriesKey, Tags
-from fleetload.metrics.snapshot import IntervalSnapshot
+from fleetload.metrics.snapshot import IntervalSnapshot, merge_binned
 
-_PHASE_METRICS = tuple(f"http_req_{p}" for p in HTTP_PHASES)
+_HTTP_TRENDS = ("http_req_duration", "http_req_latency",
+                *(f"http_req_{p}" for p in HTTP_PHASES))
+
+
+def _fold(acc: dict[SeriesKey, Binned], key: SeriesKey, buf: list[float]) -> None:
+    if not buf:
+        return
+    b = Binned.from_seconds(buf)
+    buf.clear()
+    old = acc.get(key)
+    acc[key] = b if old is None else merge_binned(old, b)
 
 
 class HttpRecorder:
@@ -70,25 +80,26 @@ class HttpRecorder:
         if not self.expected:
             self.failed += 1
 
+    def fold(self, acc: dict[SeriesKey, Binned]) -> None:
+        """Bin the samples taken so far into ``acc`` and empty the buffers."""
+        if not self.duration:
+            return
+        tags = self.tags
+        for name, buf in zip(_HTTP_TRENDS, (self.duration, self.latency, self.blocked,
+                                            self.connecting, self.tls, self.sending,
+                                            self.waiting, self.receiving), strict=True):
+            _fold(acc, (name, tags), buf)
+
     def drain(self, snap: IntervalSnapshot) -> None:
+        """Move the counters (trends were folded already) into ``snap``."""
         if not self.reqs:
             return
         tags = self.tags
-        trends = snap.trends
-        trends[("http_req_duration", tags)] = Binned.from_seconds(self.duration)
-        trends[("http_req_latency", tags)] = Binned.from_seconds(self.latency)
-        for name, buf in zip(_PHASE_METRICS, (self.blocked, self.connecting, self.tls,
-                                              self.sending, self.waiting, self.receiving),
-                             strict=True):
-            trends[(name, tags)] = Binned.from_seconds(buf)
-            buf.clear()
         _add(snap.counters, ("http_reqs", tags), self.reqs)
         _add(snap.counters, ("data_sent", tags), self.sent)
         _add(snap.counters, ("data_received", tags), self.received)
         # http_req_failed is a Rate: "passes" are the failed requests, as in k6.
         snap.rates[("http_req_failed", tags)] = (self.failed, self.reqs)
-        self.duration.clear()
-        self.latency.clear()
         self.reqs = self.failed = self.sent = self.received = 0
 
 
@@ -106,14 +117,12 @@ class IterationRecorder:
         self.interrupted = 0
         self.errors = 0
 
+    def fold(self, acc: dict[SeriesKey, Binned]) -> None:
+        _fold(acc, ("iteration_duration", self.tags), self.duration)
+        _fold(acc, ("iteration_lag", self.tags), self.lag)
+
     def drain(self, snap: IntervalSnapshot) -> None:
         tags = self.tags
-        if self.duration:
-            snap.trends[("iteration_duration", tags)] = Binned.from_seconds(self.duration)
-            self.duration.clear()
-        if self.lag:
-            snap.trends[("iteration_lag", tags)] = Binned.from_seconds(self.lag)
-            self.lag.clear()
         for name, value in (("iterations", self.iterations), ("dropped_iterations", self.dropped),
                             ("interrupted_iterations", self.interrupted),
                             ("iteration_errors", self.errors)):
@@ -136,6 +145,7 @@ class Collector:
         self.counters: dict[SeriesKey, float] = {}
         self.rates: dict[SeriesKey, list[int]] = {}
         self.gauges: dict[SeriesKey, float] = {}
+        self._acc: dict[SeriesKey, Binned] = {}
 
     # -- recorders kept by callers ------------------------------------------------
     def http_recorder(self, key: object, tags: Tags, expected: bool = True) -> HttpRecorder:
@@ -170,16 +180,25 @@ class Collector:
     def set_gauge(self, key: SeriesKey, value: float) -> None:
         self.gauges[key] = value
 
+    def fold(self) -> None:
+        """Bin what was recorded since the last fold. Called several times a
+        second, so the binning never blocks the event loop for long."""
+        acc = self._acc
+        for rec in self.http.values():
+            rec.fold(acc)
+        for it in self.iterations.values():
+            it.fold(acc)
+        for key, buf in self.trends.items():
+            _fold(acc, key, buf)
+
     def drain(self, index: int, start: float, end: float) -> IntervalSnapshot:
-        snap = IntervalSnapshot(index=index, start=start, end=end)
+        self.fold()
+        snap = IntervalSnapshot(index=index, start=start, end=end, trends=self._acc)
+        self._acc = {}
         for rec in self.http.values():
             rec.drain(snap)
         for it in self.iterations.values():
             it.drain(snap)
-        for key, buf in self.trends.items():
-            if buf:
-                snap.trends[key] = Binned.from_seconds(buf)
-                buf.clear()
         for key, value in self.counters.items():
             if value:
                 _add(snap.counters, key, value)

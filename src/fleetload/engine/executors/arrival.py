@@ -13,7 +13,7 @@ import time
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from fleetload.engine.executors.base import MIN_SLEEP, Executor, finish_gracefully
+from fleetload.engine.executors.base import MIN_SLEEP, Executor
 from fleetload.engine.pacing import Pacer
 from fleetload.engine.runtime import ScenarioRuntime
 from fleetload.engine.split import offset, share
@@ -25,6 +25,7 @@ A = TypeVar("A", bound=Executor)
 # Sleeps longer than this also watch the stop signal, so a slow schedule
 # (one iteration a minute) still stops promptly.
 _WATCH_STOP_AFTER = 0.05
+_DRAIN_POLL = 0.01
 
 
 def split_arrivals(ex: A, index: int, count: int) -> A:
@@ -46,28 +47,38 @@ async def run_arrivals(rt: ScenarioRuntime, pacer: Pacer, *, segment: tuple[int,
                        pre_allocated: int, max_in_flight: int, vu_id_offset: int,
                        graceful_stop: float) -> None:
     index, count = segment
-    free: list[VU] = []
-    all_vus: list[VU] = []
-    next_id = vu_id_offset + 1
-    for _ in range(min(pre_allocated, max_in_flight)):
-        vu = rt.new_vu(next_id)
-        next_id += 1
-        free.append(vu)
-        all_vus.append(vu)
-
+    loop = asyncio.get_running_loop()
+    create_future = loop.create_future
     iterate = rt.iterate
     rec = rt.iter_rec
     bind = rt.bind
+    # Each VU is one long-lived task parked on a future: handing it an
+    # iteration is a set_result, about half the cost of a task per iteration.
+    free: list[VU] = []
+    all_vus: list[VU] = []
 
-    async def one(vu: VU, due: float) -> None:
+    async def vu_loop(vu: VU, due: float | None) -> None:
         bind(vu)
-        try:
-            await iterate(vu, due, open_loop=True)
-        finally:
+        while True:
+            if due is not None:
+                await iterate(vu, due, open_loop=True)
+            fut = vu.wake = create_future()
             free.append(vu)
+            try:
+                due = await fut
+            except asyncio.CancelledError:
+                return  # parked, not interrupted: the schedule is over
 
-    loop = asyncio.get_running_loop()
-    create_task = loop.create_task
+    def new_vu(due: float | None) -> VU:
+        vu = rt.new_vu(vu_id_offset + len(all_vus) + 1)
+        all_vus.append(vu)
+        vu.task = loop.create_task(vu_loop(vu, due))
+        return vu
+
+    for _ in range(min(pre_allocated, max_in_flight)):
+        new_vu(None)
+    await asyncio.sleep(0)  # let the pre-allocated VUs park
+
     perf = time.perf_counter
     stop = rt.stopping
     start = rt.start
@@ -89,18 +100,31 @@ async def run_arrivals(rt: ScenarioRuntime, pacer: Pacer, *, segment: tuple[int,
             continue
         rt.behind = now - due
         if free:
-            vu = free.pop()
+            free.pop().wake.set_result(due)
         elif len(all_vus) < max_in_flight:
-            vu = rt.new_vu(next_id)
-            next_id += 1
-            all_vus.append(vu)
+            new_vu(due)
         else:
             rec.dropped += 1
-            n += count
-            t = time_of(n)
-            continue
-        vu.task = create_task(one(vu, due))
         n += count
         t = time_of(n)
     rt.behind = 0.0
-    await finish_gracefully(rt, all_vus, graceful_stop)
+    await _drain_then_cancel(all_vus, free, graceful_stop)
+
+
+async def _drain_then_cancel(all_vus: list[VU], free: list[VU], grace: float) -> None:
+    """Give running iterations ``grace`` seconds, then cancel every VU task:
+    parked ones end quietly, running ones count as interrupted."""
+    deadline = time.perf_counter() + grace
+
+    def running() -> bool:
+        parked = {id(vu) for vu in free}
+        return any(id(vu) not in parked and vu.task is not None and not vu.task.done()
+                   for vu in all_vus)
+
+    while running() and time.perf_counter() < deadline:
+        await asyncio.sleep(_DRAIN_POLL)
+    tasks = [vu.task for vu in all_vus if vu.task is not None and not vu.task.done()]
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        await asyncio.gather(*tasks, return_exceptions=True)

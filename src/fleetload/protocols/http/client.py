@@ -170,7 +170,7 @@ class HttpClient:
                       timeout: float | None = None) -> Response:
         """Send one request and return its :class:`Response` (see class docstring)."""
         started = _perf()
-        if headers is None and body is None and json is _MISSING and params is None:
+        if not headers and body is None and json is _MISSING and not params:
             try:
                 prep = self._prepared[method][url]
             except KeyError:
