@@ -112,7 +112,9 @@ class ScenarioRuntime:
         if open_loop:
             rec.lag.append(start - intended)
         vu.iteration += 1
-        vu.scenario_iteration = self.next_scenario_iteration()
+        n = self._next_local_iteration
+        self._next_local_iteration = n + 1
+        vu.scenario_iteration = n * self.worker_count + self.worker_index
         self.active += 1
         try:
             await self.fn(vu)

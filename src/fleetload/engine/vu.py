@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Coroutine, Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +33,10 @@ def default_name(url: str) -> str:
 
 
 class HttpSession:
-    """``vu.http``: the shared client plus metric recording with the VU's tags."""
+    """``vu.http``: the shared client plus metric recording with the VU's tags.
+
+    ``get``/``post``/... return the ``request`` coroutine itself rather than
+    wrapping it in another: one coroutine less per request on the hot path."""
 
     __slots__ = ("_client", "_names", "_recorders", "_rt", "_vu")
 
@@ -57,8 +60,11 @@ class HttpSession:
                 name = self._names[url] = default_name(url)
         status = resp.status
         err = resp.error
-        key = (name, method, status, err, tuple(tags.items()) if tags else None,
-               tuple(expected_statuses) if expected_statuses else None)
+        if tags is None and expected_statuses is None:
+            key: tuple[Any, ...] = (name, method, status, err)
+        else:
+            key = (name, method, status, err, tuple(tags.items()) if tags else None,
+                   tuple(expected_statuses) if expected_statuses else None)
         rec = self._recorders.get(key)
         if rec is None:
             ok = err is None and (status in expected_statuses if expected_statuses
@@ -67,23 +73,23 @@ class HttpSession:
         rec.record(resp, self._vu.intended_start)
         return resp
 
-    async def get(self, url: str, **kw: Any) -> Response:
-        return await self.request("GET", url, **kw)
+    def get(self, url: str, **kw: Any) -> Coroutine[Any, Any, Response]:
+        return self.request("GET", url, **kw)
 
-    async def head(self, url: str, **kw: Any) -> Response:
-        return await self.request("HEAD", url, **kw)
+    def head(self, url: str, **kw: Any) -> Coroutine[Any, Any, Response]:
+        return self.request("HEAD", url, **kw)
 
-    async def post(self, url: str, **kw: Any) -> Response:
-        return await self.request("POST", url, **kw)
+    def post(self, url: str, **kw: Any) -> Coroutine[Any, Any, Response]:
+        return self.request("POST", url, **kw)
 
-    async def put(self, url: str, **kw: Any) -> Response:
-        return await self.request("PUT", url, **kw)
+    def put(self, url: str, **kw: Any) -> Coroutine[Any, Any, Response]:
+        return self.request("PUT", url, **kw)
 
-    async def patch(self, url: str, **kw: Any) -> Response:
-        return await self.request("PATCH", url, **kw)
+    def patch(self, url: str, **kw: Any) -> Coroutine[Any, Any, Response]:
+        return self.request("PATCH", url, **kw)
 
-    async def delete(self, url: str, **kw: Any) -> Response:
-        return await self.request("DELETE", url, **kw)
+    def delete(self, url: str, **kw: Any) -> Coroutine[Any, Any, Response]:
+        return self.request("DELETE", url, **kw)
 
 
 class VU:

@@ -27,36 +27,19 @@ def _fold(acc: dict[SeriesKey, Binned], key: SeriesKey, buf: list[float]) -> Non
 
 
 class HttpRecorder:
-    """All built-in HTTP metrics for one tag set (scenario, name, method, status...)."""
+    """All built-in HTTP metrics for one tag set (scenario, name, method, status...).
 
-    __slots__ = (
-        "blocked",
-        "connecting",
-        "duration",
-        "expected",
-        "failed",
-        "latency",
-        "received",
-        "receiving",
-        "reqs",
-        "sending",
-        "sent",
-        "tags",
-        "tls",
-        "waiting",
-    )
+    A request costs two appends (its timings and its latency origin); the
+    eight trends are read out of the timings when the samples are binned.
+    """
+
+    __slots__ = ("expected", "failed", "intended", "received", "reqs", "sent", "tags", "timings")
 
     def __init__(self, tags: Tags, expected: bool = True) -> None:
         self.tags = tags
         self.expected = expected
-        self.duration: list[float] = []
-        self.latency: list[float] = []
-        self.blocked: list[float] = []
-        self.connecting: list[float] = []
-        self.tls: list[float] = []
-        self.sending: list[float] = []
-        self.waiting: list[float] = []
-        self.receiving: list[float] = []
+        self.timings: list[Any] = []  # fleetload.protocols.http.Timings
+        self.intended: list[float] = []
         self.reqs = 0
         self.failed = 0
         self.sent = 0
@@ -65,15 +48,8 @@ class HttpRecorder:
     def record(self, resp: Any, intended: float) -> None:
         """One response (``fleetload.protocols.http.Response``); ``intended`` is
         the latency origin (the iteration's scheduled start)."""
-        t = resp.timings
-        self.duration.append(t.duration)
-        self.latency.append(t.finished - intended)
-        self.blocked.append(t.blocked)
-        self.connecting.append(t.connecting)
-        self.tls.append(t.tls_handshaking)
-        self.sending.append(t.sending)
-        self.waiting.append(t.waiting)
-        self.receiving.append(t.receiving)
+        self.timings.append(resp.timings)
+        self.intended.append(intended)
         self.reqs += 1
         self.sent += resp.bytes_sent
         self.received += resp.bytes_received
@@ -82,13 +58,24 @@ class HttpRecorder:
 
     def fold(self, acc: dict[SeriesKey, Binned]) -> None:
         """Bin the samples taken so far into ``acc`` and empty the buffers."""
-        if not self.duration:
+        ts = self.timings
+        if not ts:
             return
         tags = self.tags
-        for name, buf in zip(_HTTP_TRENDS, (self.duration, self.latency, self.blocked,
-                                            self.connecting, self.tls, self.sending,
-                                            self.waiting, self.receiving), strict=True):
-            _fold(acc, (name, tags), buf)
+        columns = (
+            [t.duration for t in ts],
+            [t.finished - i for t, i in zip(ts, self.intended, strict=True)],
+            [t.blocked for t in ts],
+            [t.connecting for t in ts],
+            [t.tls_handshaking for t in ts],
+            [t.sending for t in ts],
+            [t.waiting for t in ts],
+            [t.receiving for t in ts],
+        )
+        ts.clear()
+        self.intended.clear()
+        for name, column in zip(_HTTP_TRENDS, columns, strict=True):
+            _fold(acc, (name, tags), column)
 
     def drain(self, snap: IntervalSnapshot) -> None:
         """Move the counters (trends were folded already) into ``snap``."""
