@@ -42,6 +42,16 @@ def test_jittered_cadence_and_concurrency_cap(tmp_path: Path) -> None:
     assert min(gaps) >= 0.78 and max(gaps) <= 1.25
     assert statistics.pstdev(gaps) > 0.05
     assert fleet["tick_lateness"]["p99"] < 100.0  # ms
+    # Ramp vs steady: every agent is through the ramp; ticks due from its end + one
+    # interval are "steady", the rest "ramp", and together they are all the ticks.
+    assert fleet["ramp_pending"] == 0
+    assert 0.0 < fleet["ramp_done_s"] < 2.0
+    steady, ramp = fleet["tick_lateness_steady"], fleet["tick_lateness_ramp"]
+    assert steady["count"] > 100 and ramp["count"] > 100
+    assert steady["count"] + ramp["count"] == fleet["tick_lateness"]["count"]
+    assert steady["p99"] < 100.0
+    assert any(line.startswith("tick lateness steady p50=") for line in
+               summary["scenarios"]["fleet"]["text"]), summary["scenarios"]["fleet"]["text"]
 
 
 def test_ramp_spreads_registrations(tmp_path: Path) -> None:

@@ -58,3 +58,20 @@ def test_live_line_format() -> None:
                           "max_rtt_p95_ms": 18.2, "errors": 0}, "grpc")
     assert line == ("regs: 1,000 active / 0 pend / 0 fail | streams: 1,000 | "
                     "hb: 1,024 sent (0 failed) | rtt p95: 18ms | errors: 0")
+
+
+def test_lateness_summary_line() -> None:
+    from fleetload.fleet.metrics import summary_lines
+
+    base = {"transport": "http", "agents": 10, "registrations": {"active": 10, "pending": 0, "failed": 0},
+            "heartbeats": {"sent": 5, "failed": 0}, "heartbeat_rtt": None, "streams_open": None,
+            "pushes": {}, "errors": [], "reconnects": 0}
+    done = dict(base, tick_lateness_steady={"p50": 0.25, "p99": 2.0, "max": 9.0, "count": 1200},
+                tick_lateness_ramp={"p99": 30.0, "max": 80.0, "count": 300}, ramp_done_s=12.3,
+                ramp_pending=0)
+    assert ("tick lateness steady p50=0.2ms p99=2.0ms max=9.0ms (1,200 ticks); "
+            "ramp p99=30.0ms max=80.0ms (ramp done at 12s)") in summary_lines(done)
+    pending = dict(base, tick_lateness_steady=None, tick_lateness_ramp=None, ramp_done_s=None,
+                   ramp_pending=7)
+    assert ("tick lateness steady none (0 ticks); ramp none (ramp not completed: 7 agents pending)"
+            in summary_lines(pending))
