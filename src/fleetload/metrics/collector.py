@@ -7,23 +7,36 @@ per request.
 
 from __future__ import annotations
 
+from itertools import chain
+from operator import attrgetter
 from typing import Any
 
-from fleetload.metrics.histogram import Binned
+import numpy as np
+
+from fleetload.metrics.histogram import Pending, bucket_indices
 from fleetload.metrics.kinds import HTTP_PHASES, SeriesKey, Tags
-from fleetload.metrics.snapshot import IntervalSnapshot, merge_binned
+from fleetload.metrics.snapshot import IntervalSnapshot
 
 _HTTP_TRENDS = ("http_req_duration", "http_req_latency",
                 *(f"http_req_{p}" for p in HTTP_PHASES))
 
 
-def _fold(acc: dict[SeriesKey, Binned], key: SeriesKey, buf: list[float]) -> None:
+_TIMING_FIELDS = attrgetter("duration", "finished", "blocked", "connecting", "tls_handshaking",
+                            "sending", "waiting", "receiving")
+
+
+def _pending(acc: dict[SeriesKey, Pending], key: SeriesKey) -> Pending:
+    p = acc.get(key)
+    if p is None:
+        p = acc[key] = Pending()
+    return p
+
+
+def _fold(acc: dict[SeriesKey, Pending], key: SeriesKey, buf: list[float]) -> None:
     if not buf:
         return
-    b = Binned.from_seconds(buf)
+    _pending(acc, key).add_seconds(np.asarray(buf, dtype=np.float64))
     buf.clear()
-    old = acc.get(key)
-    acc[key] = b if old is None else merge_binned(old, b)
 
 
 class HttpRecorder:
@@ -56,26 +69,29 @@ class HttpRecorder:
         if not self.expected:
             self.failed += 1
 
-    def fold(self, acc: dict[SeriesKey, Binned]) -> None:
+    def fold(self, acc: dict[SeriesKey, Pending]) -> None:
         """Bin the samples taken so far into ``acc`` and empty the buffers."""
         ts = self.timings
         if not ts:
             return
-        tags = self.tags
-        columns = (
-            [t.duration for t in ts],
-            [t.finished - i for t, i in zip(ts, self.intended, strict=True)],
-            [t.blocked for t in ts],
-            [t.connecting for t in ts],
-            [t.tls_handshaking for t in ts],
-            [t.sending for t in ts],
-            [t.waiting for t in ts],
-            [t.receiving for t in ts],
-        )
+        # One C-level pass over the timings into an n x 8 table, binned in
+        # whole-table numpy operations: the per-call overhead of numpy, not
+        # the arithmetic, dominates batches of a few thousand samples.
+        n = len(ts)
+        table = np.fromiter(chain.from_iterable(map(_TIMING_FIELDS, ts)), dtype=np.float64,
+                            count=n * len(_HTTP_TRENDS)).reshape(n, len(_HTTP_TRENDS))
+        table[:, 1] -= np.asarray(self.intended, dtype=np.float64)  # latency
         ts.clear()
         self.intended.clear()
-        for name, column in zip(_HTTP_TRENDS, columns, strict=True):
-            _fold(acc, (name, tags), column)
+        us = table * 1e6
+        np.maximum(us, 0.0, out=us)
+        indices = bucket_indices(np.rint(us))
+        totals, lows, highs = us.sum(axis=0), us.min(axis=0), us.max(axis=0)
+        tags = self.tags
+        for col, name in enumerate(_HTTP_TRENDS):
+            _pending(acc, (name, tags)).add_binned_us(
+                indices[:, col].copy(), n, float(totals[col]), float(lows[col]),
+                float(highs[col]))
 
     def drain(self, snap: IntervalSnapshot) -> None:
         """Move the counters (trends were folded already) into ``snap``."""
@@ -104,7 +120,7 @@ class IterationRecorder:
         self.interrupted = 0
         self.errors = 0
 
-    def fold(self, acc: dict[SeriesKey, Binned]) -> None:
+    def fold(self, acc: dict[SeriesKey, Pending]) -> None:
         _fold(acc, ("iteration_duration", self.tags), self.duration)
         _fold(acc, ("iteration_lag", self.tags), self.lag)
 
@@ -132,7 +148,7 @@ class Collector:
         self.counters: dict[SeriesKey, float] = {}
         self.rates: dict[SeriesKey, list[int]] = {}
         self.gauges: dict[SeriesKey, float] = {}
-        self._acc: dict[SeriesKey, Binned] = {}
+        self._acc: dict[SeriesKey, Pending] = {}
 
     # -- recorders kept by callers ------------------------------------------------
     def http_recorder(self, key: object, tags: Tags, expected: bool = True) -> HttpRecorder:
@@ -180,7 +196,8 @@ class Collector:
 
     def drain(self, index: int, start: float, end: float) -> IntervalSnapshot:
         self.fold()
-        snap = IntervalSnapshot(index=index, start=start, end=end, trends=self._acc)
+        snap = IntervalSnapshot(index=index, start=start, end=end,
+                                trends={key: p.binned() for key, p in self._acc.items()})
         self._acc = {}
         for rec in self.http.values():
             rec.drain(snap)

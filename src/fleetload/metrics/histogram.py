@@ -104,6 +104,50 @@ class Binned:
                    float(us.min()), float(us.max()))
 
 
+class Pending:
+    """Samples of one series binned fold by fold: bucket indices are computed
+    as samples arrive (vectorized), the counting happens once per interval.
+    Merging sparse partials on every fold cost more than the binning itself."""
+
+    __slots__ = ("count", "indices", "max", "min", "total")
+
+    def __init__(self) -> None:
+        self.indices: list[np.ndarray] = []
+        self.count = 0
+        self.total = 0.0
+        self.min = float("inf")
+        self.max = 0.0
+
+    def add_seconds(self, samples: np.ndarray) -> None:
+        if not samples.size:
+            return
+        us = samples * 1e6
+        np.maximum(us, 0.0, out=us)
+        self.add_binned_us(bucket_indices(np.rint(us)), int(us.size), float(us.sum()),
+                           float(us.min()), float(us.max()))
+
+    def add_binned_us(self, indices: np.ndarray, count: int, total: float, lo: float,
+                      hi: float) -> None:
+        """Add samples already turned into bucket indices (with their exact
+        count, sum, min and max in microseconds)."""
+        self.indices.append(indices)
+        self.count += count
+        self.total += total
+        self.min = min(self.min, lo)
+        self.max = max(self.max, hi)
+
+    def binned(self) -> Binned:
+        idx = self.indices[0] if len(self.indices) == 1 else np.concatenate(self.indices)
+        if idx.size > _BINCOUNT_FROM:
+            dense = np.bincount(idx, minlength=counts_len())
+            index = np.nonzero(dense)[0]
+            counts = dense[index]
+        else:
+            index, counts = np.unique(idx, return_counts=True)
+        return Binned(index, counts.astype(np.uint64), self.count, self.total, self.min,
+                      self.max)
+
+
 class Histogram:
     """Cumulative histogram for one metric series."""
 
