@@ -148,16 +148,16 @@ class Agent:
 
     # -- lifecycle hooks ------------------------------------------------------------------
     async def register(self) -> str:
-        """Enrol with the server; return "active" or "pending"."""
-        raise NotImplementedError
+        """Enrol with the server; return "active" or "pending". Required."""
+        raise NotImplementedError(f"{type(self).__name__} must implement register()")
 
     async def open(self) -> None:
         """Connect (a stream, a session). Called after registration and on every
         reconnect."""
 
     async def heartbeat(self) -> None:
-        """One heartbeat tick (``self.tick_due`` is when it was scheduled)."""
-        raise NotImplementedError
+        """One heartbeat tick (``self.tick_due`` is when it was scheduled). Required."""
+        raise NotImplementedError(f"{type(self).__name__} must implement heartbeat()")
 
     async def poll(self) -> None:
         """Periodic work poll (agents with ``has_poll = True``)."""

@@ -23,13 +23,14 @@ import json as _json
 import re
 import ssl
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Mapping
 from typing import Any, Final
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from fleetload._version import __version__
 from fleetload.protocols.http.connection import Prepared
 from fleetload.protocols.http.errors import ErrorClass
+from fleetload.protocols.http.methods import MethodShortcuts
 from fleetload.protocols.http.pool import AcquireFailed, Pool
 from fleetload.protocols.http.response import Response, Timings
 from fleetload.protocols.http.tls import build_ssl_context
@@ -80,7 +81,7 @@ def _check_header(name: str, value: str) -> None:
         raise ValueError(f"invalid value for HTTP header {name!r}: contains CR, LF or NUL")
 
 
-class HttpClient:
+class HttpClient(MethodShortcuts):
     """HTTP/1.1 client with a keep-alive pool per origin (see module docstring).
 
     ``request()`` never raises for network or protocol failures: it returns a
@@ -197,24 +198,6 @@ class HttpClient:
             return resp
         # a reused keep-alive connection died before answering: retry once, fresh
         return await self._request_slow(prep, started, deadline, True, _perf() - started)
-
-    def get(self, url: str, **kw: Any) -> Coroutine[Any, Any, Response]:
-        return self.request("GET", url, **kw)
-
-    def post(self, url: str, **kw: Any) -> Coroutine[Any, Any, Response]:
-        return self.request("POST", url, **kw)
-
-    def put(self, url: str, **kw: Any) -> Coroutine[Any, Any, Response]:
-        return self.request("PUT", url, **kw)
-
-    def patch(self, url: str, **kw: Any) -> Coroutine[Any, Any, Response]:
-        return self.request("PATCH", url, **kw)
-
-    def delete(self, url: str, **kw: Any) -> Coroutine[Any, Any, Response]:
-        return self.request("DELETE", url, **kw)
-
-    def head(self, url: str, **kw: Any) -> Coroutine[Any, Any, Response]:
-        return self.request("HEAD", url, **kw)
 
     async def close(self) -> None:
         """Close all pooled connections; in-flight requests fail with ``other``."""
