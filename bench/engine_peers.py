@@ -1,15 +1,22 @@
 #!/usr/bin/env python3
-"""fleetload's engine against its peers (wrk, hey, Locust) on one generator core.
+"""fleetload's engine against its peers (wrk, hey, Locust, a Python floor) on one core.
 
 nginx (``return 200 "ok"``, one worker, ``access_log off``) runs pinned to core 1;
 each generator runs alone, pinned to core 0, against ``http://127.0.0.1:PORT/``:
 
 * closed loop, 50 connections: ``wrk -t1 -c50``, ``hey -c 50 -z``, Locust
-  FastHttpUser (50 users, ``constant(0)``), ``fleetload run --vus 50``;
-* open loop at fixed rates: ``fleetload run --rate R --max-in-flight 1000`` and,
-  for reference, ``hey -c 50 -q R/50`` (a *paced closed loop*: hey's -q caps each
-  worker's QPS, it does not schedule arrivals). wrk has no rate mode (wrk2 is not
-  packaged) and Locust is closed-loop only: N/A.
+  FastHttpUser (50 users, ``constant(0)``), the Python floor
+  (``bench/python_floor.py --connections 50``), ``fleetload run --vus 50``;
+* open loop at fixed rates: ``fleetload run --rate R --max-in-flight 1000``, the
+  Python floor (``--rate R --max-in-flight 1000``) and, for reference,
+  ``hey -c 50 -q R/50`` (a *paced closed loop*: hey's -q caps each worker's QPS, it
+  does not schedule arrivals). wrk has no rate mode (wrk2 is not packaged) and
+  Locust is closed-loop only: N/A.
+
+The Python floor (``pyfloor``) is not a product but a reference: a bare
+asyncio.Protocol + httptools HTTP/1.1 client on uvloop with no metrics machinery,
+i.e. roughly what *any* Python generator can reach on this machine; the
+"fleetload / Python floor" ratios show how much of fleetload's cost is its own.
 
 Every configuration runs ``--runs`` times (runs interleaved across generators);
 each metric's median is reported. Per run: achieved req/s, user and system CPU
@@ -19,7 +26,7 @@ process of the tree), p50/p99 as the tool itself reports them. Raw results go to
 ``bench/out/engine_peers.json``.
 
     .venv/bin/python bench/engine_peers.py [--runs 3] [--duration 10]
-        [--rates 10000,20000,50000,100000] [--only fleetload,wrk,hey,locust]
+        [--rates 10000,20000,50000,100000] [--only fleetload,wrk,hey,locust,pyfloor]
         [--modes closed,open]
     .venv/bin/python bench/engine_peers.py --soak [--soak-duration 600] [--soak-rate 20000]
 
@@ -63,7 +70,7 @@ from nginx import Nginx, die_with_parent  # noqa: E402
 PY = str(ROOT / ".venv" / "bin" / "python")
 LOCUST = str(ROOT / ".venv" / "bin" / "locust")
 OUT = BENCH / "out"
-GENERATORS = ("wrk", "hey", "locust", "fleetload")
+GENERATORS = ("wrk", "hey", "locust", "pyfloor", "fleetload")  # fleetload last
 GEN_CPU = "0"
 SERVER_CPU = 1
 CLOSED_CONNS = 50
@@ -91,7 +98,7 @@ class Run:
     rss_mb: float | None = None
     p50_ms: float | None = None
     p99_ms: float | None = None
-    # fleetload only
+    # fleetload and pyfloor only
     lat_p99_ms: float | None = None  # http_req_latency p99 (coordinated-omission corrected)
     dropped: int | None = None
     lag_p99_ms: float | None = None
@@ -310,6 +317,30 @@ def parse_locust(csv_prefix: str, r: Run) -> None:
     r.p99_ms = float(row["99%"])
 
 
+def pyfloor_cmd(url: str, duration: int, rate: float | None) -> list[str]:
+    cmd = [PY, str(BENCH / "python_floor.py"), "--url", url, "--duration", str(duration)]
+    if rate is None:
+        return [*cmd, "--connections", str(CLOSED_CONNS)]
+    return [*cmd, "--rate", f"{rate:g}", "--max-in-flight", str(MAX_IN_FLIGHT)]
+
+
+def parse_pyfloor(out: str, r: Run) -> None:
+    """The last JSON line python_floor.py printed."""
+    lines = [ln for ln in out.splitlines() if ln.strip().startswith("{")]
+    if not lines:
+        r.note = "no JSON line from python_floor.py"
+        return
+    d = json.loads(lines[-1])
+    r.requests = int(d.get("requests") or 0)
+    r.rps = d.get("rps")
+    r.errors = int(d.get("errors") or 0)
+    r.p50_ms = d.get("p50_ms")
+    r.p99_ms = d.get("p99_ms")
+    r.dropped = d.get("dropped")
+    r.lag_p99_ms = d.get("lag_p99_ms")
+    r.lat_p99_ms = d.get("lat_p99_ms")
+
+
 def fleetload_cmd(url: str, duration: int, rate: float | None, out_dir: str) -> list[str]:
     cmd = [PY, "-m", "fleetload", "run", "--url", url, "--duration", f"{duration}s",
            "--quiet", "--no-preflight", "--out", out_dir]
@@ -369,6 +400,8 @@ def _one_run(gen: str, mode: str, rate: float | None, idx: int, url: str, durati
         cmd = hey_cmd(url, duration, rate)
     elif gen == "locust":
         cmd = locust_cmd(url, duration, str(Path(run_dir) / "locust"))
+    elif gen == "pyfloor":
+        cmd = pyfloor_cmd(url, duration, rate)
     else:
         cmd = fleetload_cmd(url, duration, rate, str(Path(run_dir) / "out"))
     r = Run(gen, mode, rate, idx, cmd)
@@ -387,6 +420,8 @@ def _one_run(gen: str, mode: str, rate: float | None, idx: int, url: str, durati
             parse_hey(out, r)
         elif gen == "locust":
             parse_locust(str(Path(run_dir) / "locust"), r)
+        elif gen == "pyfloor":
+            parse_pyfloor(out, r)
         else:
             summary_path = Path(run_dir) / "out" / "summary.json"
             if summary_path.exists():
@@ -457,6 +492,7 @@ LABELS = {
     "wrk": f"wrk -t1 -c{CLOSED_CONNS}",
     "hey": f"hey -c {HEY_WORKERS}",
     "locust": f"Locust FastHttpUser, {CLOSED_CONNS} users",
+    "pyfloor": f"Python floor (asyncio.Protocol + httptools, no metrics), {CLOSED_CONNS} conns",
     "fleetload": f"fleetload --vus {CLOSED_CONNS}",
 }
 
@@ -477,7 +513,20 @@ def closed_table(res: dict[str, dict[str, Any]]) -> str:
                    if s["user_us_per_req"] and w["user_us_per_req"] else "—")
             lines.append(f"- {gen} / wrk: req/s {s['rps'] / w['rps']:.2f}x, "
                          f"user CPU per request {cpu}")
+    fl, pf = res.get("fleetload"), res.get("pyfloor")
+    if fl and pf and fl["rps"] is not None and pf["rps"]:
+        cpu = (f"{fl['user_us_per_req'] / pf['user_us_per_req']:.2f}x"
+               if fl["user_us_per_req"] and pf["user_us_per_req"] else "—")
+        lines.append(f"- fleetload / Python floor: req/s {fl['rps'] / pf['rps']:.2f}x, "
+                     f"user CPU per request {cpu}")
     return "\n".join(lines)
+
+
+def _cpu_per_req(s: dict[str, Any]) -> float | None:
+    """user + sys µs per request."""
+    if s["user_us_per_req"] is None or s["sys_us_per_req"] is None:
+        return None
+    return float(s["user_us_per_req"] + s["sys_us_per_req"])
 
 
 def open_table(res: dict[str, dict[str, dict[str, Any]]], gens: list[str]) -> str:
@@ -489,6 +538,10 @@ def open_table(res: dict[str, dict[str, dict[str, Any]]], gens: list[str]) -> st
             s = per["fleetload"]
             late = (f"{f_num(s['dropped'])} dropped, lag p99 {f_ms(s['lag_p99_ms'])} ms")
             lines.append(row(f"fleetload --rate {f_rate(rate)} (open loop)", s, late))
+        if "pyfloor" in per:
+            s = per["pyfloor"]
+            late = (f"{f_num(s['dropped'])} dropped, lag p99 {f_ms(s['lag_p99_ms'])} ms")
+            lines.append(row(f"Python floor @ {f_rate(rate)} (open loop)", s, late))
         if "hey" in per:
             s = per["hey"]
             lines.append(row(f"hey -c {HEY_WORKERS} -q {rate / HEY_WORKERS:g} @ {f_rate(rate)} "
@@ -497,6 +550,17 @@ def open_table(res: dict[str, dict[str, dict[str, Any]]], gens: list[str]) -> st
         lines.append("| wrk | N/A: no rate mode (wrk2 is not packaged) | | | | | | | |")
     if "locust" in gens:
         lines.append("| Locust | N/A: closed loop only | | | | | | | |")
+    ratios = []
+    for rate_key in sorted(res, key=float):
+        fl, pf = res[rate_key].get("fleetload"), res[rate_key].get("pyfloor")
+        if not (fl and pf and fl["rps"] is not None and pf["rps"]):
+            continue
+        fc, pc = _cpu_per_req(fl), _cpu_per_req(pf)
+        cpu = f"{fc / pc:.2f}x" if fc and pc else "—"
+        ratios.append(f"- fleetload / Python floor @ {f_rate(float(rate_key))}: achieved "
+                      f"{fl['rps'] / pf['rps']:.2f}x, CPU per request (user+sys) {cpu}")
+    if ratios:
+        lines += ["", *ratios]
     return "\n".join(lines)
 
 
@@ -553,6 +617,8 @@ def machine_facts() -> dict[str, Any]:
         "wrk": _first_line(["wrk", "-v"]),
         "hey": "Debian package " + _first_line(["dpkg-query", "-W", "-f", "${Version}", "hey"]),
         "locust": _first_line([LOCUST, "--version"]),
+        "pyfloor": _first_line([PY, "-c", "import uvloop, httptools; print('uvloop',"
+                                " uvloop.__version__, 'httptools', httptools.__version__)"]),
         "fleetload": fl_version,
         "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
         "generator_cpu": int(GEN_CPU),
@@ -602,7 +668,8 @@ def bench(args: argparse.Namespace) -> int:
                 plan += [(g, "closed", None) for g in gens]
             if "open" in modes:
                 for rate in rates:
-                    plan += [(g, "open", rate) for g in gens if g in ("fleetload", "hey")]
+                    plan += [(g, "open", rate) for g in gens
+                             if g in ("fleetload", "pyfloor", "hey")]
             for idx in range(args.runs):
                 for gen, mode, prate in plan:
                     label = f"{gen} {mode}" + (f" @{f_rate(prate)}" if prate else "")
@@ -787,7 +854,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rates", default="10000,20000,50000,100000",
                     help="open-loop rates (req/s), comma-separated; empty to skip")
     ap.add_argument("--only", default=",".join(GENERATORS),
-                    help="generators to run, comma-separated (fleetload,wrk,hey,locust)")
+                    help="generators to run, comma-separated "
+                         "(fleetload,wrk,hey,locust,pyfloor)")
     ap.add_argument("--modes", default="closed,open", help="closed,open")
     ap.add_argument("--idle-wait", type=float, default=120.0,
                     help="max seconds to wait for idle cores before each run")

@@ -8,7 +8,6 @@ import asyncio
 import signal
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -31,23 +30,6 @@ from fleetload.results.summary import SummaryView, build_summary
 from fleetload.results.timeline import TimelineWriter, interval_row
 from fleetload.script.loader import Plan
 from fleetload.script.recipe import PlanRecipe
-
-_GIL_SWITCH = 0.0005
-
-
-def _submit(pool: ThreadPoolExecutor, fn: Any, *args: Any) -> None:
-    # An exception on the aggregation thread would be lost silently in the
-    # future: report it, the run's totals would otherwise be incomplete.
-    future = pool.submit(fn, *args)
-    future.add_done_callback(_report_failure)
-
-
-def _report_failure(future: Any) -> None:
-    exc = future.exception()
-    if exc is not None:
-        print(f"fleetload: internal error while aggregating: {type(exc).__name__}: {exc}",
-              file=sys.stderr, flush=True)
-
 
 # Extra wall time past the longest planned scenario before a run is cut hard.
 _SAFETY_MARGIN = 30.0
@@ -282,14 +264,10 @@ class Run:
         if cfg.workers == 1:
             start_at = time.perf_counter() + 0.05
             self._observe_from(start_at)
-            # Merging, the interval log, the timeline and thresholds run on a
-            # thread, so the once-a-second work never stalls the schedule; a
-            # short GIL switch interval keeps that thread's slices small.
-            aggregate = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fleetload-aggregate")
-            switch = sys.getswitchinterval()
-            sys.setswitchinterval(_GIL_SWITCH)
+            # The worker calls the sink on its binning thread: merging, the
+            # interval log, the timeline and thresholds stay off the event loop.
             worker = Worker(plan, WorkerSpec(self.run_id, 0, 1, start_at, cfg.interval),
-                            sink=lambda snap: _submit(aggregate, self.aggregator.add, 0, snap),
+                            sink=lambda snap: self.aggregator.add(0, snap),
                             setup_data=setup_data)
             self._stop_fn, self._abort_fn = worker.stop, worker.abort
             task = asyncio.get_running_loop().create_task(worker.run())
@@ -298,9 +276,6 @@ class Run:
             except TimeoutError:
                 self.request_abort("exceeded the planned duration plus graceful stop")
                 await task
-            finally:
-                aggregate.shutdown(wait=True)
-                sys.setswitchinterval(switch)
             return
         pool = WorkerPool(self.recipe, run_id=self.run_id, count=cfg.workers, interval=cfg.interval,
                           setup_data=setup_data, on_snapshot=self.aggregator.add,

@@ -68,7 +68,7 @@ class ScenarioRuntime:
         self.active = 0  # iterations in flight
         self.allocated = 0  # VUs created
         self.behind = 0.0  # how late the scheduler is, seconds (open loop)
-        self._next_local_iteration = 0
+        self._next_iteration = worker_index  # scenario_iteration: unique across workers
         self.vus: list[VU] = []
         # Executor-specific live numbers (agents registered, streams open...):
         # summed over workers, except keys starting with "max_" (largest wins).
@@ -80,12 +80,6 @@ class ScenarioRuntime:
         vu = VU(vu_id, self)
         self.vus.append(vu)
         return vu
-
-    def next_scenario_iteration(self) -> int:
-        """Unique across workers: local counter interleaved by worker index."""
-        n = self._next_local_iteration * self.worker_count + self.worker_index
-        self._next_local_iteration += 1
-        return n
 
     # -- recorders -----------------------------------------------------------------
     def new_http_recorder(self, key: tuple[Any, ...], name: str, method: str, status: int,
@@ -103,35 +97,63 @@ class ScenarioRuntime:
         return rec
 
     # -- running iterations ------------------------------------------------------------
-    async def iterate(self, vu: VU, intended: float, *, open_loop: bool) -> None:
-        """Run one iteration and record it. Exceptions from the script are
-        counted, never propagated: one bad iteration must not end the run."""
-        rec = self.iter_rec
-        start = time.perf_counter()
-        vu.intended_start = intended if open_loop else start
-        if open_loop:
-            rec.lag.append(start - intended)
-        vu.iteration += 1
-        n = self._next_local_iteration
-        self._next_local_iteration = n + 1
-        vu.scenario_iteration = n * self.worker_count + self.worker_index
-        self.active += 1
-        try:
-            await self.fn(vu)
-        except asyncio.CancelledError:
-            rec.interrupted += 1
-            raise
-        except Exception as exc:
-            rec.errors += 1
-            self.errors.record(exc)
-        finally:
-            self.active -= 1
-        rec.iterations += 1
-        rec.duration.append(time.perf_counter() - start)
+    async def vu_loop(self, vu: VU, *, keep_going: Callable[[VU], bool] | None = None,
+                      park: Callable[[VU], Awaitable[float]] | None = None,
+                      first: float | None = None) -> None:
+        """One VU's life: run iterations and record them.
 
-    def bind(self, vu: VU) -> None:
-        """Make ``check()`` and custom metrics see this VU in the current task."""
-        current_vu.set(vu)
+        Closed loop (``keep_going``): iterations back to back while it says so.
+        Open loop (``park``): the VU parks on what ``park(vu)`` returns until
+        the scheduler hands it an iteration's scheduled start (``first`` is the
+        one it was created for); cancelled while parked, it ends quietly.
+
+        Exceptions from the script are counted, never propagated: one bad
+        iteration must not end the run. This is the hot path of every
+        executor, so the bookkeeping is inline and the counters that can be
+        derived (iterations = durations recorded) are not kept twice.
+        """
+        current_vu.set(vu)  # check() and custom metrics find the VU through it
+        fn = self.fn
+        rec = self.iter_rec  # its buffers are swapped by the collector: no local aliases
+        errors = self.errors
+        step = self.worker_count
+        perf = time.perf_counter
+        n = 0
+        due = first
+        while True:
+            if park is not None:
+                if due is None:
+                    try:
+                        due = await park(vu)
+                    except asyncio.CancelledError:
+                        return  # parked, not interrupted: the schedule is over
+                start = perf()
+                rec.lag.append(start - due)
+            else:
+                if keep_going is None or not keep_going(vu):
+                    return
+                n += 1
+                if not n & 63:
+                    # An iteration that never awaits would otherwise starve the loop.
+                    await asyncio.sleep(0)
+                start = due = perf()
+            vu.intended_start = due
+            due = None
+            vu.iteration += 1
+            vu.scenario_iteration = self._next_iteration
+            self._next_iteration += step
+            self.active += 1
+            try:
+                await fn(vu)
+            except asyncio.CancelledError:
+                rec.interrupted += 1
+                raise
+            except Exception as exc:
+                rec.errors += 1
+                errors.record(exc)
+            finally:
+                self.active -= 1
+            rec.duration.append(perf() - start)
 
 
 __all__ = ["ErrorLog", "HttpSession", "ScenarioRuntime"]

@@ -3,18 +3,26 @@
 A worker knows nothing of other workers: it runs its exact share of every
 schedule from a common start instant and hands one snapshot per interval to a
 sink (the parent's aggregator, directly or through a pipe).
+
+The event loop only records (list appends) and, several times a second, hands
+what it recorded to a binning thread; the numpy work, the snapshot and the sink
+run on that thread, so the once-a-second work never stalls the schedule.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
+import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from fleetload.engine.runtime import ErrorLog, ScenarioRuntime
-from fleetload.metrics.collector import Collector
+from fleetload.metrics.binning import Binner
+from fleetload.metrics.collector import Batch, Collector
 from fleetload.metrics.snapshot import IntervalSnapshot
 from fleetload.protocols.http import HttpClient
 from fleetload.script import metrics as script_metrics
@@ -23,10 +31,20 @@ from fleetload.script.options import ClientOptions
 
 Sink = Callable[[IntervalSnapshot], None]
 
-# Samples are binned ten times per interval: each pass stays short, so the
-# binning never stalls the schedule (at 50k req/s a once-a-second pass took
-# tens of milliseconds).
+# Samples are handed to the binning thread ten times per interval: each
+# binning pass stays short (numpy calls hold the GIL while they run).
 FOLDS_PER_INTERVAL = 10
+# While the binning thread works, the event loop gets the GIL back within this.
+_GIL_SWITCH = 0.0005
+
+
+def _report_failure(future: Future[Any]) -> None:
+    # An exception on the binning thread would be lost silently in the future:
+    # report it, the run's totals would otherwise be incomplete.
+    exc = future.exception()
+    if exc is not None:
+        print(f"fleetload: internal error while binning metrics: {type(exc).__name__}: {exc}",
+              file=sys.stderr, flush=True)
 
 
 def make_client(opts: ClientOptions) -> HttpClient:
@@ -54,6 +72,8 @@ class Worker:
         self.sink = sink
         self.setup_data = setup_data
         self.collector = Collector()
+        self.binner = Binner()
+        self._binning: ThreadPoolExecutor | None = None
         self.errors = ErrorLog()
         self.runtimes: list[ScenarioRuntime] = []
         self.stopping = asyncio.Event()
@@ -75,13 +95,23 @@ class Worker:
                                  worker_count=spec.count, errors=self.errors)
             self.runtimes.append(rt)
             tasks.append(loop.create_task(self._run_scenario(rt, executor)))
+        self._binning = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fleetload-binning")
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(_GIL_SWITCH)
         ticker = loop.create_task(self._tick())
+        # What exists now (the loaded code, the plan, the runtimes) lives for
+        # the whole run: moved out of the collector's reach, a full collection
+        # walks only what the run itself keeps, and stays short enough not to
+        # stall the schedule (tens of milliseconds otherwise).
+        gc.freeze()
         try:
             if tasks:
                 await asyncio.gather(*tasks)
         finally:
             ticker.cancel()
             self._emit(final=True)
+            self._binning.shutdown(wait=True)
+            sys.setswitchinterval(switch)
             await client.close()
             script_metrics.bind_collector(None)
 
@@ -122,28 +152,48 @@ class Worker:
                 continue
             await asyncio.sleep(max(min(due - now, fold_every), 0.001))
             if time.perf_counter() < due:
-                self.collector.fold()
+                self._hand_over(self.binner.add, self.collector.take())
+
+    def _hand_over(self, fn: Callable[..., None], *args: Any) -> None:
+        assert self._binning is not None
+        self._binning.submit(fn, *args).add_done_callback(_report_failure)
 
     def _emit(self, *, final: bool) -> None:
+        """Close an interval: what the loop knows now (live numbers, errors) is
+        read here; binning, the snapshot and the sink happen on the thread."""
         spec = self.spec
         start = self._index * spec.interval
         end = (time.perf_counter() - spec.start_at) if final else start + spec.interval
-        snap = self.collector.drain(self._index, start, max(end, start))
-        snap.workers = 1
+        gauges: dict[Any, float] = {}
+        notes: dict[str, float] = {}
         for rt in self.runtimes:
-            snap.gauges[("vus", rt.tags)] = float(rt.active)
-            snap.gauges[("vus_max", rt.tags)] = float(rt.allocated)
-            snap.notes[f"max_behind:{rt.name}"] = rt.behind
+            gauges[("vus", rt.tags)] = float(rt.active)
+            gauges[("vus_max", rt.tags)] = float(rt.allocated)
+            notes[f"max_behind:{rt.name}"] = rt.behind
             for key, value in rt.status.items():
                 prefix = "max_status" if key.startswith("max_") else "status"
-                snap.notes[f"{prefix}:{rt.name}:{key}"] = value
-        snap.notes["connections"] = float(self._connections())
+                notes[f"{prefix}:{rt.name}:{key}"] = value
+        notes["connections"] = float(self._connections())
+        errors: dict[str, int] = {}
         if final:
-            snap.notes["final"] = 1.0
-            snap.errors = dict(self.errors.counts)
+            notes["final"] = 1.0
+            errors = dict(self.errors.counts)
             if self.errors.overflow:
-                snap.errors["(further distinct errors not listed)"] = self.errors.overflow
+                errors["(further distinct errors not listed)"] = self.errors.overflow
+        self._hand_over(self._close_interval, self.collector.take(), self._index, start,
+                        max(end, start), gauges, notes, errors)
         self._index += 1
+
+    def _close_interval(self, batch: Batch, index: int, start: float, end: float,
+                        gauges: dict[Any, float], notes: dict[str, float],
+                        errors: dict[str, int]) -> None:
+        """On the binning thread."""
+        self.binner.add(batch)
+        snap = self.binner.snapshot(index, start, end)
+        snap.workers = 1
+        snap.gauges.update(gauges)
+        snap.notes.update(notes)
+        snap.errors = errors
         self.sink(snap)
 
     def _connections(self) -> int:

@@ -1,145 +1,96 @@
-"""Worker-side recording: cheap appends on the hot path, binned once a second.
+"""Worker-side recording: cheap appends on the hot path, handed off in batches.
 
 Scripts and the engine ask for a *recorder* once per distinct tag set and keep
 it; recording is then a list append or an integer add, with no dictionary work
-per request.
+per request. :meth:`Collector.take` swaps every buffer for an empty one and
+returns what was recorded as a :class:`Batch`; the binning (numpy work) happens
+elsewhere, off the event loop (:mod:`fleetload.metrics.binning`).
 """
 
 from __future__ import annotations
 
-from itertools import chain
-from operator import attrgetter
+from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
-from fleetload.metrics.histogram import Pending, bucket_indices
-from fleetload.metrics.kinds import HTTP_PHASES, SeriesKey, Tags
-from fleetload.metrics.snapshot import IntervalSnapshot
-
-_HTTP_TRENDS = ("http_req_duration", "http_req_latency",
-                *(f"http_req_{p}" for p in HTTP_PHASES))
-
-
-_TIMING_FIELDS = attrgetter("duration", "finished", "blocked", "connecting", "tls_handshaking",
-                            "sending", "waiting", "receiving")
-
-
-def _pending(acc: dict[SeriesKey, Pending], key: SeriesKey) -> Pending:
-    p = acc.get(key)
-    if p is None:
-        p = acc[key] = Pending()
-    return p
-
-
-def _fold(acc: dict[SeriesKey, Pending], key: SeriesKey, buf: list[float]) -> None:
-    if not buf:
-        return
-    _pending(acc, key).add_seconds(np.asarray(buf, dtype=np.float64))
-    buf.clear()
+from fleetload.metrics.kinds import SeriesKey, Tags
+from fleetload.protocols.http.response import RawTimes
 
 
 class HttpRecorder:
     """All built-in HTTP metrics for one tag set (scenario, name, method, status...).
 
-    A request costs two appends (its timings and its latency origin); the
-    eight trends are read out of the timings when the samples are binned.
+    :meth:`Collector.take` swaps ``times`` and ``intended`` for new lists, so
+    callers append through the attributes and never keep the lists.
+
+    A request costs two list appends: the response's raw timing tuple
+    (:data:`~fleetload.protocols.http.response.RawTimes`, which also carries
+    the byte counts) and its latency origin. The eight trends and the three
+    counters are computed from those columns when the samples are binned.
     """
 
-    __slots__ = ("expected", "failed", "intended", "received", "reqs", "sent", "tags", "timings")
+    __slots__ = ("expected", "intended", "tags", "times")
 
     def __init__(self, tags: Tags, expected: bool = True) -> None:
         self.tags = tags
         self.expected = expected
-        self.timings: list[Any] = []  # fleetload.protocols.http.Timings
+        self.times: list[RawTimes] = []
         self.intended: list[float] = []
-        self.reqs = 0
-        self.failed = 0
-        self.sent = 0
-        self.received = 0
 
     def record(self, resp: Any, intended: float) -> None:
         """One response (``fleetload.protocols.http.Response``); ``intended`` is
         the latency origin (the iteration's scheduled start)."""
-        self.timings.append(resp.timings)
+        self.times.append(resp._t)
         self.intended.append(intended)
-        self.reqs += 1
-        self.sent += resp.bytes_sent
-        self.received += resp.bytes_received
-        if not self.expected:
-            self.failed += 1
-
-    def fold(self, acc: dict[SeriesKey, Pending]) -> None:
-        """Bin the samples taken so far into ``acc`` and empty the buffers."""
-        ts = self.timings
-        if not ts:
-            return
-        # One C-level pass over the timings into an n x 8 table, binned in
-        # whole-table numpy operations: the per-call overhead of numpy, not
-        # the arithmetic, dominates batches of a few thousand samples.
-        n = len(ts)
-        table = np.fromiter(chain.from_iterable(map(_TIMING_FIELDS, ts)), dtype=np.float64,
-                            count=n * len(_HTTP_TRENDS)).reshape(n, len(_HTTP_TRENDS))
-        table[:, 1] -= np.asarray(self.intended, dtype=np.float64)  # latency
-        ts.clear()
-        self.intended.clear()
-        us = table * 1e6
-        np.maximum(us, 0.0, out=us)
-        indices = bucket_indices(np.rint(us))
-        totals, lows, highs = us.sum(axis=0), us.min(axis=0), us.max(axis=0)
-        tags = self.tags
-        for col, name in enumerate(_HTTP_TRENDS):
-            _pending(acc, (name, tags)).add_binned_us(
-                indices[:, col].copy(), n, float(totals[col]), float(lows[col]),
-                float(highs[col]))
-
-    def drain(self, snap: IntervalSnapshot) -> None:
-        """Move the counters (trends were folded already) into ``snap``."""
-        if not self.reqs:
-            return
-        tags = self.tags
-        _add(snap.counters, ("http_reqs", tags), self.reqs)
-        _add(snap.counters, ("data_sent", tags), self.sent)
-        _add(snap.counters, ("data_received", tags), self.received)
-        # http_req_failed is a Rate: "passes" are the failed requests, as in k6.
-        snap.rates[("http_req_failed", tags)] = (self.failed, self.reqs)
-        self.reqs = self.failed = self.sent = self.received = 0
 
 
 class IterationRecorder:
-    """Per-scenario iteration metrics."""
+    """Per-scenario iteration metrics: one duration per completed iteration
+    (that is also the ``iterations`` count), one lag per open-loop start. As
+    with :class:`HttpRecorder`, the lists are swapped on :meth:`Collector.take`."""
 
-    __slots__ = ("dropped", "duration", "errors", "interrupted", "iterations", "lag", "tags")
+    __slots__ = ("dropped", "duration", "errors", "interrupted", "lag", "tags")
 
     def __init__(self, tags: Tags) -> None:
         self.tags = tags
         self.duration: list[float] = []
         self.lag: list[float] = []
-        self.iterations = 0
         self.dropped = 0
         self.interrupted = 0
         self.errors = 0
 
-    def fold(self, acc: dict[SeriesKey, Pending]) -> None:
-        _fold(acc, ("iteration_duration", self.tags), self.duration)
-        _fold(acc, ("iteration_lag", self.tags), self.lag)
 
-    def drain(self, snap: IntervalSnapshot) -> None:
-        tags = self.tags
-        for name, value in (("iterations", self.iterations), ("dropped_iterations", self.dropped),
-                            ("interrupted_iterations", self.interrupted),
-                            ("iteration_errors", self.errors)):
-            if value:
-                _add(snap.counters, (name, tags), value)
-        self.iterations = self.dropped = self.interrupted = self.errors = 0
+@dataclass(slots=True)
+class HttpSamples:
+    tags: Tags
+    expected: bool
+    times: list[RawTimes]
+    intended: list[float]
 
 
-def _add(d: dict[SeriesKey, float], key: SeriesKey, v: float) -> None:
-    d[key] = d.get(key, 0.0) + v
+@dataclass(slots=True)
+class IterationSamples:
+    tags: Tags
+    duration: list[float]
+    lag: list[float]
+    dropped: int
+    interrupted: int
+    errors: int
+
+
+@dataclass(slots=True)
+class Batch:
+    """What was recorded between two :meth:`Collector.take` calls."""
+
+    http: list[HttpSamples] = field(default_factory=list)
+    iterations: list[IterationSamples] = field(default_factory=list)
+    trends: dict[SeriesKey, list[float]] = field(default_factory=dict)
+    counters: dict[SeriesKey, float] = field(default_factory=dict)
+    rates: dict[SeriesKey, list[int]] = field(default_factory=dict)
+    gauges: dict[SeriesKey, float] = field(default_factory=dict)
 
 
 class Collector:
-    """Everything one process records; :meth:`drain` empties it into a snapshot."""
+    """Everything one process records until :meth:`take` hands it over."""
 
     def __init__(self) -> None:
         self.http: dict[object, HttpRecorder] = {}
@@ -148,7 +99,6 @@ class Collector:
         self.counters: dict[SeriesKey, float] = {}
         self.rates: dict[SeriesKey, list[int]] = {}
         self.gauges: dict[SeriesKey, float] = {}
-        self._acc: dict[SeriesKey, Pending] = {}
 
     # -- recorders kept by callers ------------------------------------------------
     def http_recorder(self, key: object, tags: Tags, expected: bool = True) -> HttpRecorder:
@@ -183,34 +133,31 @@ class Collector:
     def set_gauge(self, key: SeriesKey, value: float) -> None:
         self.gauges[key] = value
 
-    def fold(self) -> None:
-        """Bin what was recorded since the last fold. Called several times a
-        second, so the binning never blocks the event loop for long."""
-        acc = self._acc
+    # -- hand-over -------------------------------------------------------------------
+    def take(self) -> Batch:
+        """Everything recorded so far, leaving empty buffers behind. Costs a
+        few stores per recorder, whatever the sample count: it runs on the
+        event loop, the binning of the batch does not."""
+        batch = Batch()
         for rec in self.http.values():
-            rec.fold(acc)
+            if rec.times:
+                batch.http.append(HttpSamples(rec.tags, rec.expected, rec.times, rec.intended))
+                rec.times = []
+                rec.intended = []
         for it in self.iterations.values():
-            it.fold(acc)
+            if it.duration or it.lag or it.dropped or it.interrupted or it.errors:
+                batch.iterations.append(IterationSamples(it.tags, it.duration, it.lag,
+                                                         it.dropped, it.interrupted, it.errors))
+                it.duration = []
+                it.lag = []
+                it.dropped = it.interrupted = it.errors = 0
+        # Trend buffers may be held by callers (the fleet's recorders keep
+        # theirs): copied and emptied in place, never swapped.
         for key, buf in self.trends.items():
-            _fold(acc, key, buf)
-
-    def drain(self, index: int, start: float, end: float) -> IntervalSnapshot:
-        self.fold()
-        snap = IntervalSnapshot(index=index, start=start, end=end,
-                                trends={key: p.binned() for key, p in self._acc.items()})
-        self._acc = {}
-        for rec in self.http.values():
-            rec.drain(snap)
-        for it in self.iterations.values():
-            it.drain(snap)
-        for key, value in self.counters.items():
-            if value:
-                _add(snap.counters, key, value)
-        self.counters.clear()
-        for key, (passes, total) in self.rates.items():
-            if total:
-                p0, t0 = snap.rates.get(key, (0, 0))
-                snap.rates[key] = (p0 + passes, t0 + total)
-        self.rates.clear()
-        snap.gauges.update(self.gauges)
-        return snap
+            if buf:
+                batch.trends[key] = buf[:]
+                buf.clear()
+        batch.counters, self.counters = self.counters, {}
+        batch.rates, self.rates = self.rates, {}
+        batch.gauges = dict(self.gauges)  # gauges keep their last value
+        return batch

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, ClassVar, TypeVar
 
@@ -212,15 +212,7 @@ def split_vus(ex: E, index: int, count: int, **changes: Any) -> E | None:
     return replace(ex, **fields_)
 
 
-async def run_vu_loop(rt: ScenarioRuntime, vu: VU, keep_going: Callable[[VU], bool]) -> None:
+def run_vu_loop(rt: ScenarioRuntime, vu: VU,
+                keep_going: Callable[[VU], bool]) -> Coroutine[Any, Any, None]:
     """Closed loop: iterate back to back while ``keep_going(vu)``."""
-    rt.bind(vu)
-    iterate = rt.iterate
-    perf = time.perf_counter
-    n = 0
-    while keep_going(vu):
-        await iterate(vu, perf(), open_loop=False)
-        n += 1
-        if not n & 63:
-            # An iteration that never awaits would otherwise starve the loop.
-            await asyncio.sleep(0)
+    return rt.vu_loop(vu, keep_going=keep_going)

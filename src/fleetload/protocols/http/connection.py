@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import httptools
 
 from fleetload.protocols.http.errors import ErrorClass, classify
-from fleetload.protocols.http.response import Response, Timings, parse_head
+from fleetload.protocols.http.response import Response, parse_head
 
 if TYPE_CHECKING:
     from fleetload.protocols.http.pool import Pool
@@ -220,41 +220,23 @@ class Connection(asyncio.Protocol):
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
-        prep = self.prep
-        t_last = self.t_last
+        prep: Prepared = self.prep  # type: ignore[assignment]
         b = self.body
-        body: bytes = bytes(b) if type(b) is bytearray else b  # type: ignore[assignment]
         r = _new(Response)
         r.status = status
-        r._reason = None
         r._raw_headers = self.hbuf
-        r._headers = None
-        r.body = body
-        r.method = prep.method  # type: ignore[union-attr]
-        r.url = prep.url  # type: ignore[union-attr]
+        r.body = bytes(b) if type(b) is bytearray else b  # type: ignore[assignment]
+        r.method = prep.method
+        r.url = prep.url
         r.error = None
-        r.error_detail = None
-        r.bytes_sent = prep.nbytes  # type: ignore[union-attr]
-        r.bytes_received = self.rx
-        t = _new(Timings)
-        t.started = started = self.started
-        t.finished = t_last
         if self.slow:
             self.slow = False
-            t.blocked = self.blocked
-            t.connecting = self.connecting
-            t.tls_handshaking = self.tls
-            t_send = self.t_send
+            r._t = (self.started, self.t_send, self.t_sent, self.t_first, self.t_last,
+                    self.blocked, self.connecting, self.tls, prep.nbytes, self.rx)
         else:
-            t.blocked = t.connecting = t.tls_handshaking = 0.0
-            t_send = started
-        t_sent = self.t_sent
-        t_first = self.t_first
-        t.sending = sending = t_sent - t_send
-        t.waiting = waiting = t_first - t_sent
-        t.receiving = receiving = t_last - t_first
-        t.duration = sending + waiting + receiving
-        r.timings = t
+            started = self.started
+            r._t = (started, started, self.t_sent, self.t_first, self.t_last, 0.0, 0.0, 0.0,
+                    prep.nbytes, self.rx)
         self.hbuf = self.body = b""
         if self.hdone:
             self.hdone = False
@@ -338,19 +320,16 @@ class Connection(asyncio.Protocol):
         complete, status, _, _ = parse_head(self.hbuf)
         r = _new(Response)
         r.status = status if complete else 0
-        r._reason = None
         r._raw_headers = self.hbuf if complete else b""
-        r._headers = None
         r.body = b""
         r.method = prep.method
         r.url = prep.url
         r.error = error
-        r.error_detail = detail
-        r.bytes_sent = prep.nbytes
-        r.bytes_received = self.rx
-        r.timings = Timings(blocked=blocked, connecting=connecting, tls_handshaking=tls,
-                            sending=sending, waiting=waiting, receiving=receiving,
-                            started=self.started, finished=now)
+        r._detail = detail
+        t_sent = t_send + sending
+        t_first = t_sent + waiting
+        r._t = (self.started, t_send, t_sent, t_first, t_first + receiving, blocked, connecting,
+                tls, prep.nbytes, self.rx)
         self.hbuf = self.body = b""
         self.hdone = self.hmulti = False
         fut.set_result(r)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json as _json
 from collections.abc import Iterable, Iterator, Mapping
 from http import HTTPStatus
-from typing import Any, overload
+from typing import Any, Final, overload
 
 import httptools
 
@@ -196,6 +196,13 @@ class Timings:
         self.started = started
         self.finished = finished
 
+    @classmethod
+    def from_raw(cls, raw: RawTimes) -> Timings:
+        started, t_send, t_sent, t_first, t_last, blocked, connecting, tls = raw[:8]
+        return cls(blocked=blocked, connecting=connecting, tls_handshaking=tls,
+                   sending=t_sent - t_send, waiting=t_first - t_sent,
+                   receiving=t_last - t_first, started=started, finished=t_last)
+
     def as_dict(self) -> dict[str, float]:
         return {name: getattr(self, name) for name in (
             "blocked", "connecting", "tls_handshaking", "sending", "waiting", "receiving",
@@ -204,6 +211,36 @@ class Timings:
     def __repr__(self) -> str:
         return ("Timings(" + ", ".join(f"{k}={v * 1000:.3f}ms" for k, v in self.as_dict().items()
                                        if k not in ("started", "finished")) + ")")
+
+
+#: What a connection stores per response, in this order (``Response._t``):
+#: the request's start, when its bytes started and finished going out, the
+#: first and last response byte (``time.perf_counter()``), the blocked,
+#: connecting and TLS phases (seconds), bytes sent and bytes received. One
+#: tuple instead of an object of nine attributes keeps the hot path short;
+#: the metrics collector bins these columns in bulk, and ``Response.timings``
+#: turns them into :class:`Timings` only when a script asks.
+RawTimes = tuple[float, float, float, float, float, float, float, float, int, int]
+RAW_STARTED: Final = 0
+RAW_SEND: Final = 1
+RAW_SENT: Final = 2
+RAW_FIRST: Final = 3
+RAW_LAST: Final = 4
+RAW_BLOCKED: Final = 5
+RAW_CONNECTING: Final = 6
+RAW_TLS: Final = 7
+RAW_BYTES_SENT: Final = 8
+RAW_BYTES_RECEIVED: Final = 9
+RAW_FIELDS: Final = 10
+
+
+def raw_times(t: Timings, bytes_sent: int = 0, bytes_received: int = 0) -> RawTimes:
+    """The raw tuple that reproduces ``t`` (for responses built by hand)."""
+    t_last = t.finished
+    t_first = t_last - t.receiving
+    t_sent = t_first - t.waiting
+    return (t.started, t_sent - t.sending, t_sent, t_first, t_last, t.blocked, t.connecting,
+            t.tls_handshaking, bytes_sent, bytes_received)
 
 
 def _charset(content_type: str | None) -> str:
@@ -220,23 +257,26 @@ def _charset(content_type: str | None) -> str:
 class Response:
     """The outcome of one request; ``error`` is ``None`` on success, else one of
     :class:`~fleetload.protocols.http.ErrorClass` (``status`` is then 0, or the
-    status if the headers arrived before the failure)."""
+    status if the headers arrived before the failure).
 
-    __slots__ = ("_headers", "_raw_headers", "_reason", "body", "bytes_received", "bytes_sent",
-                 "error", "error_detail", "method", "status", "timings", "url")
+    Built on the hot path by the connection with the fewest possible stores:
+    headers stay raw bytes until ``headers``/``reason`` are read, timings stay
+    a tuple (``_t``, see :data:`RawTimes`) until ``timings`` is read.
+    """
+
+    __slots__ = ("_detail", "_parsed", "_raw_headers", "_t", "_timings", "body", "error",
+                 "method", "status", "url")
 
     status: int
     body: bytes
     method: str
     url: str
     error: str | None
-    error_detail: str | None
-    timings: Timings
-    bytes_sent: int
-    bytes_received: int
-    _reason: str | None
-    _raw_headers: bytes  # received bytes up to the end of the header block, parsed lazily
-    _headers: Headers | None
+    _detail: str | None  # unset while error is None
+    _t: RawTimes
+    _timings: Timings  # unset until first read
+    _raw_headers: bytes  # received bytes up to the end of the header block
+    _parsed: tuple[str, Headers]  # unset until first read
 
     def __init__(self, *, status: int = 0, reason: str = "", headers: Headers | None = None,
                  body: bytes = b"", method: str = "GET", url: str = "",
@@ -244,49 +284,60 @@ class Response:
                  timings: Timings | None = None, bytes_sent: int = 0,
                  bytes_received: int = 0) -> None:
         self.status = status
-        self._reason = reason
         self._raw_headers = b""
-        self._headers = headers if headers is not None else Headers()
+        self._parsed = (reason, headers if headers is not None else Headers())
         self.body = body
         self.method = method
         self.url = url
         self.error = error
-        self.error_detail = error_detail
-        self.timings = timings if timings is not None else Timings()
-        self.bytes_sent = bytes_sent
-        self.bytes_received = bytes_received
+        self._detail = error_detail
+        t = timings if timings is not None else Timings()
+        self._timings = t
+        self._t = raw_times(t, bytes_sent, bytes_received)
 
-    def _parse_head(self) -> None:
-        _, _, reason, pairs = parse_head(self._raw_headers)
+    def _head(self) -> tuple[str, Headers]:
+        try:
+            return self._parsed
+        except AttributeError:
+            pass
+        _, _, raw_reason, pairs = parse_head(self._raw_headers)
         self._raw_headers = b""
-        if self._headers is None:
-            self._headers = Headers._from_pairs(pairs)
-        if self._reason is None:
-            r = reason.decode("latin-1").strip()
-            if not r and self.status:
-                try:
-                    r = HTTPStatus(self.status).phrase
-                except ValueError:
-                    r = ""
-            self._reason = r
+        reason = raw_reason.decode("latin-1").strip()
+        if not reason and self.status:
+            try:
+                reason = HTTPStatus(self.status).phrase
+            except ValueError:
+                reason = ""
+        parsed = self._parsed = (reason, Headers._from_pairs(pairs))
+        return parsed
 
     @property
     def headers(self) -> Headers:
-        h = self._headers
-        if h is None:
-            self._parse_head()
-            h = self._headers
-            assert h is not None
-        return h
+        return self._head()[1]
 
     @property
     def reason(self) -> str:
-        r = self._reason
-        if r is None:
-            self._parse_head()
-            r = self._reason
-            assert r is not None
-        return r
+        return self._head()[0]
+
+    @property
+    def timings(self) -> Timings:
+        try:
+            return self._timings
+        except AttributeError:
+            t = self._timings = Timings.from_raw(self._t)
+            return t
+
+    @property
+    def error_detail(self) -> str | None:
+        return self._detail if self.error is not None else None
+
+    @property
+    def bytes_sent(self) -> int:
+        return self._t[RAW_BYTES_SENT]
+
+    @property
+    def bytes_received(self) -> int:
+        return self._t[RAW_BYTES_RECEIVED]
 
     @property
     def ok(self) -> bool:
@@ -317,4 +368,4 @@ class Response:
         return f"<Response {self.method} {self.url} {self.status}{extra}>"
 
 
-__all__ = ["Headers", "Response", "Timings"]
+__all__ = ["Headers", "RawTimes", "Response", "Timings", "raw_times"]
