@@ -83,11 +83,12 @@ def _lut() -> np.ndarray:
 
 def bucket_indices(values_us: np.ndarray) -> np.ndarray:
     """HdrHistogram counts-array index of each value (integral microseconds)."""
-    v = np.clip(values_us, 0, HIGHEST_US).astype(np.int64)
+    v: np.ndarray = np.clip(values_us, 0, HIGHEST_US).astype(np.int64)
     if not v.size:
         return v
     if int(v.max()) < (1 << _LUT_BITS):
-        return _lut()[v]
+        looked_up: np.ndarray = _lut()[v]
+        return looked_up
     small = v < (1 << _LUT_BITS)
     out = _bucket_indices_exact(v)
     out[small] = _lut()[v[small]]
