@@ -57,3 +57,50 @@ def test_encode_decode_roundtrip_is_standard_v2():
     back = Histogram.decode(payload)
     assert back.count == 4
     assert back.percentile(50) == h.percentile(50)
+
+
+def _trend(snap, name):
+    return next(b for (n, _), b in snap.trends.items() if n == name)
+
+
+def test_binner_derives_every_http_trend_from_raw_timings():
+    from fleetload.metrics.binning import HTTP_TRENDS, Binner
+    from fleetload.metrics.collector import Batch, HttpSamples
+
+    rng = random.Random(4)
+    tags = (("scenario", "s"),)
+    rows, intended, expect = [], [], {name: [] for name in HTTP_TRENDS}
+    for i in range(3000):
+        started = 100.0 + i * 1e-3
+        blocked, connecting = (rng.random() * 1e-3, rng.random() * 2e-3) if i % 7 == 0 else (0, 0)
+        send = started + blocked + connecting
+        sent = send + rng.random() * 1e-4
+        first = sent + rng.expovariate(1 / 5e-3)
+        last = first + rng.random() * 1e-3
+        origin = started - rng.random() * 2e-3
+        rows.append((started, send, sent, first, last, blocked, connecting, 0.0, 60, 150))
+        intended.append(origin)
+        for name, v in (("http_req_duration", last - send), ("http_req_latency", last - origin),
+                        ("http_req_blocked", blocked), ("http_req_connecting", connecting),
+                        ("http_req_tls_handshaking", 0.0), ("http_req_sending", sent - send),
+                        ("http_req_waiting", first - sent), ("http_req_receiving", last - first)):
+            expect[name].append(v)
+    b = Binner()
+    # in two batches: the first has phases, the second (only reused connections) has none
+    plain = [i for i in range(3000) if i % 7]
+    timed = [i for i in range(3000) if not i % 7]
+    for part in (timed, plain):
+        b.add(Batch(http=[HttpSamples(tags, False, [rows[i] for i in part],
+                                      [intended[i] for i in part])]))
+    snap = b.snapshot(0, 0.0, 1.0)
+    for name in HTTP_TRENDS:
+        ref = Histogram()
+        ref.record_seconds(expect[name])
+        got = Histogram()
+        got.add_binned(_trend(snap, name))
+        assert (got.counts == ref.counts).all(), name
+        assert got.count == 3000 and got.min == ref.min and got.max == ref.max
+    assert snap.counters[("http_reqs", tags)] == 3000
+    assert snap.counters[("data_sent", tags)] == 60 * 3000
+    assert snap.counters[("data_received", tags)] == 150 * 3000
+    assert snap.rates[("http_req_failed", tags)] == (3000, 3000)  # expected=False

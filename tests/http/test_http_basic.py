@@ -238,3 +238,23 @@ def test_response_standalone() -> None:
     assert not Response(status=500).ok and not Response(status=200, error="other").ok
     t = Timings(sending=0.1, waiting=0.2, receiving=0.3)
     assert abs(t.duration - 0.6) < 1e-9
+
+
+def test_repeated_bodies_on_one_url_each_get_their_own_length(http_server: ThreadedServer) -> None:
+    # request heads are cached per (method, URL, content type); bodies are not
+    async def go() -> list[dict]:
+        async with HttpClient(base_url=f"http://127.0.0.1:{http_server.port}") as c:
+            out = []
+            for kw in ({"json": {"n": 1}}, {"json": {"n": 12345}}, {"body": b"abc"},
+                       {"json": None}, {"json": {"n": 2}, "headers": {"X-A": "b"}},
+                       {"json": {"n": 3}}):
+                out.append((await c.post("/echo", **kw)).json())
+            return out
+    echoes = run(go())
+    bodies = ['{"n":1}', '{"n":12345}', "abc", "null", '{"n":2}', '{"n":3}']
+    for echo, body in zip(echoes, bodies, strict=True):
+        hdrs = {k.lower(): v for k, v in echo["headers"]}
+        assert echo["body"] == body and hdrs["content-length"] == str(len(body))
+        assert ("content-type" in hdrs) == (body != "abc")
+    assert {k.lower() for k, _ in echoes[4]["headers"]} >= {"x-a"}
+    assert "x-a" not in {k.lower() for k, _ in echoes[5]["headers"]}

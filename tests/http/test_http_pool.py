@@ -119,3 +119,46 @@ def test_concurrent_load_bounded(http_server: ThreadedServer) -> None:
             return ok, c.open_connections
     ok, n = run(go())
     assert ok == 500 and n == 10
+
+
+def test_burst_opens_a_bounded_number_of_connections(http_server: ThreadedServer,
+                                                     monkeypatch) -> None:
+    # 300 requests at once on an empty pool: at most MAX_CONNECTING connects run
+    # at a time, the others take connections as they come back (an open-loop
+    # burst must not open a connection per arrival).
+    from fleetload.protocols.http import pool as pool_mod
+
+    state = {"now": 0, "max": 0}
+    real_connect = pool_mod.Pool._connect
+
+    async def counting_connect(self, *args):  # type: ignore[no-untyped-def]
+        state["now"] += 1
+        state["max"] = max(state["max"], state["now"])
+        try:
+            return await real_connect(self, *args)
+        finally:
+            state["now"] -= 1
+
+    monkeypatch.setattr(pool_mod.Pool, "_connect", counting_connect)
+
+    async def go() -> tuple[list[Response], int]:
+        async with HttpClient() as c:
+            url = f"http://127.0.0.1:{http_server.port}/"
+            rs = await asyncio.gather(*(c.get(url) for _ in range(300)))
+            return list(rs), c.open_connections
+    rs, n = run(go())
+    assert all(r.ok for r in rs)
+    assert state["max"] == pool_mod.MAX_CONNECTING
+    assert n == http_server.state.connections < 300
+    waited = [r for r in rs if r.timings.connecting == 0]
+    assert waited and all(r.timings.blocked > 0 for r in waited)
+
+
+def test_burst_without_keep_alive_connects_for_every_request(http_server: ThreadedServer) -> None:
+    async def go() -> list[Response]:
+        async with HttpClient(keep_alive=False) as c:
+            url = f"http://127.0.0.1:{http_server.port}/"
+            return list(await asyncio.gather(*(c.get(url) for _ in range(60))))
+    rs = run(go())
+    assert all(r.ok for r in rs) and http_server.state.connections == 60
+    assert all(r.timings.connecting > 0 for r in rs)

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Coroutine, Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from fleetload.metrics.collector import HttpRecorder
 from fleetload.metrics.kinds import Tags, make_tags
+from fleetload.protocols.http.client import MISSING
 from fleetload.protocols.http.methods import MethodShortcuts
 
 if TYPE_CHECKING:
     from fleetload.engine.runtime import ScenarioRuntime
-    from fleetload.protocols.http import HttpClient, Response
+    from fleetload.protocols.http import HttpClient
+    from fleetload.protocols.http.response import Response
 
 current_vu: ContextVar[VU | None] = ContextVar("fleetload_current_vu", default=None)
 
@@ -35,9 +37,13 @@ def default_name(url: str) -> str:
 
 class HttpSession(MethodShortcuts):
     """``vu.http``: the shared client plus metric recording with the VU's tags
-    (``get``/``post``/... come from :class:`MethodShortcuts`)."""
+    (``get``/``post``/... come from :class:`MethodShortcuts`).
 
-    __slots__ = ("_client", "_names", "_recorders", "_rt", "_vu")
+    ``request`` is a plain function returning the client's coroutine, with the
+    recording as its sink: a request costs one coroutine, not one per layer.
+    """
+
+    __slots__ = ("_client", "_names", "_record_plain", "_recorders", "_rt", "_vu")
 
     def __init__(self, vu: VU, rt: ScenarioRuntime) -> None:
         self._vu = vu
@@ -45,13 +51,31 @@ class HttpSession(MethodShortcuts):
         self._client: HttpClient = rt.client
         self._recorders: dict[tuple[Any, ...], HttpRecorder] = rt.http_recorders
         self._names: dict[str, str] = rt.request_names
+        self._record_plain = self._record  # bound once, not per request
 
-    async def request(self, method: str, url: str, *, name: str | None = None,
-                      tags: Mapping[str, str] | None = None,
-                      expected_statuses: Collection[int] | None = None,
-                      **kwargs: Any) -> Response:
-        resp = await self._client.request(method, url, **kwargs)
+    def request(self, method: str, url: str, *, name: str | None = None,
+                tags: Mapping[str, str] | None = None,
+                expected_statuses: Collection[int] | None = None,
+                headers: Mapping[str, str] | None = None, body: bytes | str | None = None,
+                json: Any = MISSING, params: Mapping[str, str | int] | None = None,
+                timeout: float | None = None) -> Coroutine[Any, Any, Response]:
+        """Send a request (see :meth:`HttpClient.request`) and record it with
+        this VU's tags; ``name`` replaces the URL-derived ``name`` tag, ``tags``
+        adds tags, ``expected_statuses`` decides what counts as failed."""
+        sink: Callable[[Response], None]
+        if name is None and tags is None and expected_statuses is None:
+            sink = self._record_plain
+        else:
+            def sink(resp: Response) -> None:
+                self._record(resp, name, tags, expected_statuses)
+        return self._client.send(method, url, headers, body, json, params, timeout, sink)
+
+    def _record(self, resp: Response, name: str | None = None,
+                tags: Mapping[str, str] | None = None,
+                expected_statuses: Collection[int] | None = None) -> None:
+        method = resp.method
         if name is None:
+            url = resp.url
             name = self._names.get(url)
             if name is None:
                 if len(self._names) > _NAME_CACHE_LIMIT:
@@ -72,7 +96,6 @@ class HttpSession(MethodShortcuts):
         # HttpRecorder.record, inlined: this runs once per request.
         rec.times.append(resp._t)
         rec.intended.append(self._vu.intended_start)
-        return resp
 
 
 class VU:

@@ -35,7 +35,7 @@ Sink = Callable[[IntervalSnapshot], None]
 # binning pass stays short (numpy calls hold the GIL while they run).
 FOLDS_PER_INTERVAL = 10
 # While the binning thread works, the event loop gets the GIL back within this.
-_GIL_SWITCH = 0.0005
+_GIL_SWITCH = 0.0001
 
 
 def _report_failure(future: Future[Any]) -> None:

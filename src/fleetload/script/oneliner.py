@@ -51,8 +51,12 @@ def oneliner_plan(spec: OneLiner, overrides: Overrides) -> Plan:
     url = spec.url
     body = spec.body.encode() if spec.body is not None else None
 
-    async def default(vu: VU) -> None:
-        await vu.http.request(method, url, body=body)
+    if body is None:
+        async def default(vu: VU) -> None:
+            await vu.http.request(method, url)
+    else:
+        async def default(vu: VU) -> None:
+            await vu.http.request(method, url, body=body)
 
     # The same headers on every request: client defaults, so the request bytes
     # are built once and reused.

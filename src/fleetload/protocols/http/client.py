@@ -23,7 +23,7 @@ import json as _json
 import re
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Final
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
@@ -56,6 +56,8 @@ class _Missing:
 
 
 _MISSING: Any = _Missing()
+#: "no ``json=`` given" for callers that pass the arguments through (None is valid JSON).
+MISSING: Any = _MISSING
 
 
 class _Target:
@@ -96,6 +98,7 @@ class HttpClient(MethodShortcuts):
         "_closed",
         "_connect_timeout",
         "_defaults",
+        "_heads",
         "_insecure",
         "_keep_alive",
         "_loop",
@@ -148,6 +151,7 @@ class HttpClient(MethodShortcuts):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pools: dict[tuple[str, str, int], Pool] = {}
         self._prepared: dict[str, dict[str, Prepared]] = {}
+        self._heads: dict[tuple[str, str, str | None, bool], _Head] = {}
         self._targets: dict[str, _Target] = {}
         self._sweep_handle: asyncio.TimerHandle | None = None
         self._closed = False
@@ -165,11 +169,20 @@ class HttpClient(MethodShortcuts):
             return "<invalid>"
 
     # -- public API ----------------------------------------------------------------
-    async def request(self, method: str, url: str, *, headers: Mapping[str, str] | None = None,
-                      body: bytes | str | None = None, json: Any = _MISSING,
-                      params: Mapping[str, str | int] | None = None,
-                      timeout: float | None = None) -> Response:
-        """Send one request and return its :class:`Response` (see class docstring)."""
+    def request(self, method: str, url: str, *, headers: Mapping[str, str] | None = None,
+                body: bytes | str | None = None, json: Any = _MISSING,
+                params: Mapping[str, str | int] | None = None,
+                timeout: float | None = None) -> Coroutine[Any, Any, Response]:
+        """Send one request; awaiting gives its :class:`Response` (see class docstring)."""
+        return self.send(method, url, headers, body, json, params, timeout, None)
+
+    async def send(self, method: str, url: str, headers: Mapping[str, str] | None,
+                   body: bytes | str | None, json: Any,
+                   params: Mapping[str, str | int] | None, timeout: float | None,
+                   sink: Callable[[Response], None] | None) -> Response:
+        """:meth:`request` with positional arguments and a ``sink`` that sees the
+        response before it is returned (the engine records metrics there): one
+        coroutine per request for callers that wrap the client."""
         started = _perf()
         if not headers and body is None and json is _MISSING and not params:
             try:
@@ -185,19 +198,23 @@ class HttpClient(MethodShortcuts):
         else:
             raise ValueError(f"timeout must be > 0, got {timeout!r}")
         idle = prep.idle
-        if not idle:
-            return await self._request_slow(prep, started, deadline, False, 0.0)
-        conn = idle.popitem()[0]
-        fut = conn.send(prep, started, deadline)
-        try:
-            resp = await fut
-        except asyncio.CancelledError:
-            conn.cancel()
-            raise
-        if resp.error is None or resp.error not in _RETRYABLE or resp.bytes_received:
-            return resp
-        # a reused keep-alive connection died before answering: retry once, fresh
-        return await self._request_slow(prep, started, deadline, True, _perf() - started)
+        if idle:
+            conn = idle.popitem()[0]
+            fut = conn.send(prep, started, deadline)
+            try:
+                resp = await fut
+            except asyncio.CancelledError:
+                conn.cancel()
+                raise
+            if resp.error is not None and resp.error in _RETRYABLE and not resp.bytes_received:
+                # a reused keep-alive connection died before answering: retry once, fresh
+                resp = await self._request_slow(prep, started, deadline, True,
+                                                _perf() - started)
+        else:
+            resp = await self._request_slow(prep, started, deadline, False, 0.0)
+        if sink is not None:
+            sink(resp)
+        return resp
 
     async def close(self) -> None:
         """Close all pooled connections; in-flight requests fail with ``other``."""
@@ -207,6 +224,7 @@ class HttpClient(MethodShortcuts):
         pools = list(self._pools.values())
         self._pools.clear()
         self._prepared.clear()
+        self._heads.clear()
         for pool in pools:
             pool.close()
         if pools:
@@ -333,6 +351,7 @@ class HttpClient(MethodShortcuts):
                     old.close()
                 self._pools.clear()
                 self._prepared.clear()
+                self._heads.clear()
                 if self._sweep_handle is not None:
                     self._sweep_handle.cancel()
                     self._sweep_handle = None
@@ -353,11 +372,50 @@ class HttpClient(MethodShortcuts):
     def _prepare(self, method: str, url: str, headers: Mapping[str, str] | None,
                  body: bytes | str | None, json: Any, params: Mapping[str, str | int] | None,
                  *, cache: bool) -> Prepared:
+        """The encoded request. The request line and headers are built once per
+        (method, URL, content type) when the call has no per-request headers
+        or params, so a JSON POST per request costs the body's encoding and a
+        concatenation, not a header build."""
         if not isinstance(url, str):
             raise ValueError(f"URL must be a str, got {type(url).__name__}")
         m = method.upper()
         if not _TOKEN.match(m):
             raise ValueError(f"invalid HTTP method {method!r}")
+        payload, ctype = _payload(body, json)
+        sized = payload is not None or m in _BODY_METHODS
+        key = (m, url, ctype, sized)
+        cached = None if headers or params else self._heads.get(key)
+        if cached is not None:
+            head = cached
+        elif headers or params:
+            head = self._build_head(m, url, headers, params, ctype, sized)
+        else:
+            if len(self._heads) >= _CACHE_LIMIT:
+                self._heads.clear()
+            head = self._heads[key] = self._build_head(m, url, None, None, ctype, sized)
+        data = head.prefix
+        separate = None
+        if sized:
+            n = len(payload) if payload is not None else 0
+            data += b"%d\r\n\r\n" % n
+            if payload:
+                if n <= _COALESCE_BODY:
+                    data += payload
+                else:
+                    separate = payload
+        prep = Prepared(head.pool, m, head.display, data, separate)
+        if cache:
+            per_method = self._prepared.get(method)
+            if per_method is None:
+                per_method = self._prepared[method] = {}
+            elif len(per_method) >= _CACHE_LIMIT:
+                per_method.clear()
+            per_method[url] = prep
+        return prep
+
+    def _build_head(self, m: str, url: str, headers: Mapping[str, str] | None,
+                    params: Mapping[str, str | int] | None, ctype: str | None,
+                    sized: bool) -> _Head:
         t = self._target(url)
         target = t.target
         if params:
@@ -371,48 +429,47 @@ class HttpClient(MethodShortcuts):
                 v = str(v)
                 _check_header(k, v)
                 hdrs[k.lower()] = (k, v)
-        payload: bytes | None = None
-        if json is not _MISSING:
-            if body is not None:
-                raise ValueError("pass either body= or json=, not both")
-            payload = _json.dumps(json, separators=(",", ":"), ensure_ascii=False).encode()
-            hdrs.setdefault("content-type", ("Content-Type", "application/json"))
-        elif body is not None:
-            if isinstance(body, str):
-                payload = body.encode("utf-8")
-            elif isinstance(body, bytes | bytearray | memoryview):
-                payload = bytes(body)
-            else:
-                raise ValueError(f"body must be bytes or str, got {type(body).__name__}")
+        if ctype is not None:
+            hdrs.setdefault("content-type", ("Content-Type", ctype))
+        # the length is the client's to say, after the other headers
         hdrs.pop("content-length", None)
         hdrs.pop("transfer-encoding", None)
-        if payload is not None:
-            hdrs["content-length"] = ("Content-Length", str(len(payload)))
-        elif m in _BODY_METHODS:
-            hdrs["content-length"] = ("Content-Length", "0")
         if not self._keep_alive:
             hdrs.setdefault("connection", ("Connection", "close"))
         host = hdrs.pop("host", ("Host", t.host_header))
         lines = [f"{m} {target} HTTP/1.1", f"Host: {host[1]}"]
         lines.extend(f"{k}: {v}" for k, v in hdrs.values())
-        lines.append("\r\n")
-        data = "\r\n".join(lines).encode("utf-8")
-        separate = None
-        if payload:
-            if len(payload) <= _COALESCE_BODY:
-                data += payload
-            else:
-                separate = payload
+        lines.append("Content-Length: " if sized else "\r\n")
         display = t.display if target == t.target else f"{t.scheme}://{t.host_header}{target}"
-        prep = Prepared(self._pool(t), m, display, data, separate)
-        if cache:
-            per_method = self._prepared.get(method)
-            if per_method is None:
-                per_method = self._prepared[method] = {}
-            elif len(per_method) >= _CACHE_LIMIT:
-                per_method.clear()
-            per_method[url] = prep
-        return prep
+        return _Head(self._pool(t), display, "\r\n".join(lines).encode("utf-8"))
+
+
+def _payload(body: bytes | str | None, json: Any) -> tuple[bytes | None, str | None]:
+    """The request body and the content type it implies (JSON only)."""
+    if json is not _MISSING:
+        if body is not None:
+            raise ValueError("pass either body= or json=, not both")
+        return (_json.dumps(json, separators=(",", ":"), ensure_ascii=False).encode(),
+                "application/json")
+    if body is None:
+        return None, None
+    if isinstance(body, str):
+        return body.encode("utf-8"), None
+    if isinstance(body, bytes | bytearray | memoryview):
+        return bytes(body), None
+    raise ValueError(f"body must be bytes or str, got {type(body).__name__}")
+
+
+class _Head:
+    """Request line and headers of one (method, URL, content type): complete,
+    or ending in ``Content-Length: `` when the request carries a length."""
+
+    __slots__ = ("display", "pool", "prefix")
+
+    def __init__(self, pool: Pool, display: str, prefix: bytes) -> None:
+        self.pool = pool
+        self.display = display
+        self.prefix = prefix
 
 
 def _failure(prep: Prepared, started: float, error: str, detail: str, blocked: float,
@@ -434,4 +491,4 @@ def _redact(url: str) -> str:
     return f"{scheme}{sep}{netloc}{slash}{tail}"
 
 
-__all__ = ["SWEEP_INTERVAL", "HttpClient"]
+__all__ = ["MISSING", "SWEEP_INTERVAL", "HttpClient"]

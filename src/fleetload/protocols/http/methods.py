@@ -6,14 +6,15 @@ coroutine: one coroutine less per request on the hot path.
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
 from fleetload.protocols.http.response import Response
 
 
 class _Requester(Protocol):
-    def request(self, method: str, url: str, **kw: Any) -> Coroutine[Any, Any, Response]: ...
+    @property
+    def request(self) -> Callable[..., Coroutine[Any, Any, Response]]: ...
 
 
 class MethodShortcuts:
