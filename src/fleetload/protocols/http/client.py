@@ -28,7 +28,7 @@ from typing import Any, Final
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from fleetload._version import __version__
-from fleetload.protocols.http.connection import Prepared
+from fleetload.protocols.http.connection import Connection, Prepared
 from fleetload.protocols.http.errors import ErrorClass
 from fleetload.protocols.http.methods import MethodShortcuts
 from fleetload.protocols.http.pool import AcquireFailed, Pool
@@ -197,21 +197,31 @@ class HttpClient(MethodShortcuts):
             deadline = started + timeout
         else:
             raise ValueError(f"timeout must be > 0, got {timeout!r}")
-        idle = prep.idle
-        if idle:
-            conn = idle.popitem()[0]
+        fresh = False
+        while True:
+            idle = prep.idle
+            if idle and not fresh:
+                conn = idle.popitem()[0]  # the hot path: a warm pool
+                reused = True
+            else:
+                got = await self._acquire(prep, started, deadline, fresh,
+                                          _perf() - started if fresh else 0.0)
+                if isinstance(got, Response):
+                    resp = got
+                    break
+                conn = got
+                reused = conn.reused
             fut = conn.send(prep, started, deadline)
             try:
                 resp = await fut
             except asyncio.CancelledError:
                 conn.cancel()
                 raise
-            if resp.error is not None and resp.error in _RETRYABLE and not resp.bytes_received:
-                # a reused keep-alive connection died before answering: retry once, fresh
-                resp = await self._request_slow(prep, started, deadline, True,
-                                                _perf() - started)
-        else:
-            resp = await self._request_slow(prep, started, deadline, False, 0.0)
+            if (resp.error is None or fresh or not reused or resp.error not in _RETRYABLE
+                    or resp.bytes_received):
+                break
+            # a reused keep-alive connection died before answering: retry once, fresh
+            fresh = True
         if sink is not None:
             sink(resp)
         return resp
@@ -242,32 +252,23 @@ class HttpClient(MethodShortcuts):
         return sum(len(p.conns) for p in self._pools.values())
 
     # -- slow path -----------------------------------------------------------------
-    async def _request_slow(self, prep: Prepared, started: float, deadline: float,
-                            fresh: bool, extra_blocked: float) -> Response:
+    async def _acquire(self, prep: Prepared, started: float, deadline: float, fresh: bool,
+                       extra_blocked: float) -> Connection | Response:
+        """A connection from the pool's slow path (waiting, connecting), with
+        its phases set for the response; or the failure as a Response."""
         if self._sweep_handle is None:
             self._start_sweeper()
-        pool = prep.pool
         try:
-            conn, blocked, connecting, tls = await pool.acquire(deadline, fresh=fresh)
+            conn, blocked, connecting, tls = await prep.pool.acquire(deadline, fresh=fresh)
         except AcquireFailed as f:
             return _failure(prep, started, f.error, f.detail, f.blocked + extra_blocked,
                             f.connecting, f.tls)
-        reused = conn.reused
         conn.slow = True
         conn.blocked = blocked + extra_blocked
         conn.connecting = connecting
         conn.tls = tls
         conn.t_send = _perf()
-        fut = conn.send(prep, started, deadline)
-        try:
-            resp = await fut
-        except asyncio.CancelledError:
-            conn.cancel()
-            raise
-        if (resp.error is not None and reused and not fresh and resp.error in _RETRYABLE
-                and not resp.bytes_received):
-            return await self._request_slow(prep, started, deadline, True, _perf() - started)
-        return resp
+        return conn
 
     def _start_sweeper(self) -> None:
         loop = self._loop = asyncio.get_running_loop()
