@@ -10,6 +10,13 @@ A load script imports what it needs from here::
         check(r, {"2xx": lambda r: 200 <= r.status < 300})
 """
 
+import os as _os
+
+# numpy's bundled OpenBLAS starts a worker thread per core at import, and
+# those threads spin after use. fleetload does no linear algebra: on a load
+# generator they would only take cycles from the event loop's core.
+_os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 from fleetload._version import __version__
 from fleetload.engine.executors import (
     ConstantArrivalRate,

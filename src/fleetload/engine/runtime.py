@@ -60,10 +60,14 @@ class ScenarioRuntime:
         self.worker_count = worker_count
         self.errors = errors
         self.http_recorders: dict[tuple[Any, ...], HttpRecorder] = {}
+        # (display URL, method, status, error) -> recorder: a shortcut for
+        # requests without name/tags options (several URLs may share one).
+        self.http_recorders_by_url: dict[tuple[Any, ...], HttpRecorder] = {}
         self.request_names: dict[str, str] = {}
         self.iter_rec = collector.iteration_recorder(self.tags)
         self.check_keys: dict[tuple[str, Tags | None], tuple[str, Tags]] = {}
         self.stopping = asyncio.Event()  # no new iterations
+        self.stop_requested = False  # the same, as a plain flag for the hot path
         self.start = 0.0  # perf_counter when the scenario started
         self.active = 0  # iterations in flight
         self.allocated = 0  # VUs created
@@ -97,12 +101,19 @@ class ScenarioRuntime:
         return rec
 
     # -- running iterations ------------------------------------------------------------
+    def request_stop(self) -> None:
+        """No new iterations from now on."""
+        self.stop_requested = True
+        self.stopping.set()
+
     async def vu_loop(self, vu: VU, *, keep_going: Callable[[VU], bool] | None = None,
+                      until: float = float("inf"),
                       park: Callable[[VU], Awaitable[float]] | None = None,
                       first: float | None = None) -> None:
         """One VU's life: run iterations and record them.
 
-        Closed loop (``keep_going``): iterations back to back while it says so.
+        Closed loop: iterations back to back until ``until`` (perf_counter) or
+        a stop, and while ``keep_going(vu)`` says so when given.
         Open loop (``park``): the VU parks on what ``park(vu)`` returns until
         the scheduler hands it an iteration's scheduled start (``first`` is the
         one it was created for); cancelled while parked, it ends quietly.
@@ -130,13 +141,15 @@ class ScenarioRuntime:
                 start = perf()
                 rec.lag.append(start - due)
             else:
-                if keep_going is None or not keep_going(vu):
-                    return
                 n += 1
                 if not n & 63:
                     # An iteration that never awaits would otherwise starve the loop.
                     await asyncio.sleep(0)
                 start = due = perf()
+                if start >= until or self.stop_requested:
+                    return
+                if keep_going is not None and not keep_going(vu):
+                    return
             vu.intended_start = due
             due = None
             vu.iteration += 1

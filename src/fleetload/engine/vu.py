@@ -43,15 +43,16 @@ class HttpSession(MethodShortcuts):
     recording as its sink: a request costs one coroutine, not one per layer.
     """
 
-    __slots__ = ("_client", "_names", "_record_plain", "_recorders", "_rt", "_vu")
+    __slots__ = ("_by_url", "_client", "_names", "_record_plain", "_recorders", "_rt", "_vu")
 
     def __init__(self, vu: VU, rt: ScenarioRuntime) -> None:
         self._vu = vu
         self._rt = rt
         self._client: HttpClient = rt.client
         self._recorders: dict[tuple[Any, ...], HttpRecorder] = rt.http_recorders
+        self._by_url: dict[tuple[Any, ...], HttpRecorder] = rt.http_recorders_by_url
         self._names: dict[str, str] = rt.request_names
-        self._record_plain = self._record  # bound once, not per request
+        self._record_plain = self._record_untagged  # bound once, not per request
 
     def request(self, method: str, url: str, *, name: str | None = None,
                 tags: Mapping[str, str] | None = None,
@@ -67,12 +68,27 @@ class HttpSession(MethodShortcuts):
             sink = self._record_plain
         else:
             def sink(resp: Response) -> None:
-                self._record(resp, name, tags, expected_statuses)
+                rec = self._recorder(resp, name, tags, expected_statuses)
+                rec.times.append(resp._t)
+                rec.intended.append(self._vu.intended_start)
         return self._client.send(method, url, headers, body, json, params, timeout, sink)
 
-    def _record(self, resp: Response, name: str | None = None,
-                tags: Mapping[str, str] | None = None,
-                expected_statuses: Collection[int] | None = None) -> None:
+    def _record_untagged(self, resp: Response) -> None:
+        # The common case, once per request: the recorder straight from the
+        # response's URL, method and outcome, without deriving the name again.
+        key = (resp.url, resp.method, resp.status, resp.error)
+        rec = self._by_url.get(key)
+        if rec is None:
+            rec = self._recorder(resp, None, None, None)
+            if len(self._by_url) > _NAME_CACHE_LIMIT:
+                self._by_url.clear()
+            self._by_url[key] = rec
+        # HttpRecorder.record, inlined.
+        rec.times.append(resp._t)
+        rec.intended.append(self._vu.intended_start)
+
+    def _recorder(self, resp: Response, name: str | None, tags: Mapping[str, str] | None,
+                  expected_statuses: Collection[int] | None) -> HttpRecorder:
         method = resp.method
         if name is None:
             url = resp.url
@@ -93,9 +109,7 @@ class HttpSession(MethodShortcuts):
             ok = err is None and (status in expected_statuses if expected_statuses
                                   else 200 <= status < 400)
             rec = self._rt.new_http_recorder(key, name, method, status, err, ok, tags)
-        # HttpRecorder.record, inlined: this runs once per request.
-        rec.times.append(resp._t)
-        rec.intended.append(self._vu.intended_start)
+        return rec
 
 
 class VU:

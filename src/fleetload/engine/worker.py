@@ -131,7 +131,7 @@ class Worker:
         """Graceful: no new iterations; running ones get their graceful stop."""
         self.stopping.set()
         for rt in self.runtimes:
-            rt.stopping.set()
+            rt.request_stop()
 
     def abort(self) -> None:
         """Immediate: cancel every running iteration."""

@@ -187,13 +187,14 @@ async def finish_gracefully(rt: ScenarioRuntime, vus: Iterable[VU], grace: float
 
 
 async def run_vus(rt: ScenarioRuntime, ex: Executor, count: int,
-                  keep_going: Callable[[VU], bool], deadline: float) -> None:
-    """Closed loop: ``count`` VUs iterate while ``keep_going``; returns once all
-    have finished or at ``deadline`` (or a stop), after the graceful stop."""
+                  keep_going: Callable[[VU], bool] | None, deadline: float) -> None:
+    """Closed loop: ``count`` VUs iterate until ``deadline`` or a stop, and while
+    ``keep_going`` (when given); returns once all have finished or at the
+    deadline, after the graceful stop."""
     loop = asyncio.get_running_loop()
     vus = [rt.new_vu(ex.vu_id_offset + i + 1) for i in range(count)]
     for vu in vus:
-        vu.task = loop.create_task(run_vu_loop(rt, vu, keep_going))
+        vu.task = loop.create_task(run_vu_loop(rt, vu, keep_going, deadline))
     done: asyncio.Future[Any] = asyncio.gather(*(vu.task for vu in vus), return_exceptions=True)
     watcher: asyncio.Future[Any] = loop.create_task(sleep_until(deadline, rt.stopping))
     await asyncio.wait({done, watcher}, return_when=asyncio.FIRST_COMPLETED)
@@ -212,7 +213,8 @@ def split_vus(ex: E, index: int, count: int, **changes: Any) -> E | None:
     return replace(ex, **fields_)
 
 
-def run_vu_loop(rt: ScenarioRuntime, vu: VU,
-                keep_going: Callable[[VU], bool]) -> Coroutine[Any, Any, None]:
-    """Closed loop: iterate back to back while ``keep_going(vu)``."""
-    return rt.vu_loop(vu, keep_going=keep_going)
+def run_vu_loop(rt: ScenarioRuntime, vu: VU, keep_going: Callable[[VU], bool] | None,
+                until: float) -> Coroutine[Any, Any, None]:
+    """Closed loop: iterate back to back until ``until`` or a stop, while
+    ``keep_going(vu)`` when given."""
+    return rt.vu_loop(vu, keep_going=keep_going, until=until)

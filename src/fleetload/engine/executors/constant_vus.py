@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from fleetload.engine.executors.base import (
@@ -14,7 +13,6 @@ from fleetload.engine.executors.base import (
     split_vus,
 )
 from fleetload.engine.runtime import ScenarioRuntime
-from fleetload.engine.vu import VU
 
 
 @register
@@ -40,14 +38,7 @@ class ConstantVUs(Executor):
         return split_vus(self, index, count)
 
     async def run(self, rt: ScenarioRuntime) -> None:
-        end = rt.start + float(self.duration)
-        stop = rt.stopping
-        perf = time.perf_counter
-
-        def keep_going(_: VU) -> bool:
-            return perf() < end and not stop.is_set()
-
-        await run_vus(rt, self, self.vus, keep_going, end)
+        await run_vus(rt, self, self.vus, None, rt.start + float(self.duration))
 
     def describe(self) -> str:
         return f"{self.vus} VUs for {float(self.duration):g}s"

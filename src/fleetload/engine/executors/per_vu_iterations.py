@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from fleetload.engine.executors.base import (
@@ -43,12 +42,10 @@ class PerVUIterations(Executor):
 
     async def run(self, rt: ScenarioRuntime) -> None:
         end = rt.start + float(self.max_duration)
-        stop = rt.stopping
-        perf = time.perf_counter
         limit = self.iterations
 
         def keep_going(vu: VU) -> bool:
-            return vu.iteration < limit and perf() < end and not stop.is_set()
+            return vu.iteration < limit
 
         await run_vus(rt, self, self.vus, keep_going, end)
 

@@ -85,7 +85,7 @@ class RampingVUs(Executor):
         ramp_down = float(self.graceful_ramp_down)
 
         def keep_going(vu: VU) -> bool:
-            return not vu.stop_requested and not stop.is_set() and perf() < end
+            return not vu.stop_requested
 
         def start_vu() -> None:
             idle = [v for v in pool if v not in active and (v.task is None or v.task.done())]
@@ -95,7 +95,7 @@ class RampingVUs(Executor):
                 vu = rt.new_vu(self.vu_id_offset + len(pool) + 1)
                 pool.append(vu)
             vu.stop_requested = False
-            vu.task = loop.create_task(run_vu_loop(rt, vu, keep_going))
+            vu.task = loop.create_task(run_vu_loop(rt, vu, keep_going, end))
             active.append(vu)
 
         def retire_vu() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from fleetload.engine.executors.base import (
@@ -51,13 +50,11 @@ class SharedIterations(Executor):
 
     async def run(self, rt: ScenarioRuntime) -> None:
         end = rt.start + float(self.max_duration)
-        stop = rt.stopping
-        perf = time.perf_counter
         remaining = self.iterations
 
         def keep_going(_: VU) -> bool:
             nonlocal remaining
-            if remaining <= 0 or stop.is_set() or perf() >= end:
+            if remaining <= 0:
                 return False
             remaining -= 1
             return True
