@@ -15,8 +15,11 @@ each generator runs alone, pinned to core 0, against ``http://127.0.0.1:PORT/``:
 
 The Python floor (``pyfloor``) is not a product but a reference: a bare
 asyncio.Protocol + httptools HTTP/1.1 client on uvloop with no metrics machinery,
-i.e. roughly what *any* Python generator can reach on this machine; the
-"fleetload / Python floor" ratios show how much of fleetload's cost is its own.
+i.e. roughly what *any* Python generator can reach on this machine; ``pytask``
+is the same floor driven the way a scripted generator must be (closed loop
+only): an asyncio Task per connection awaiting, per iteration, a coroutine that
+awaits a client coroutine. The "fleetload / Python floor" ratios show how much
+of fleetload's cost is its own.
 
 Every configuration runs ``--runs`` times (runs interleaved across generators);
 each metric's median is reported. Per run: achieved req/s, user and system CPU
@@ -26,7 +29,7 @@ process of the tree), p50/p99 as the tool itself reports them. Raw results go to
 ``bench/out/engine_peers.json``.
 
     .venv/bin/python bench/engine_peers.py [--runs 3] [--duration 10]
-        [--rates 10000,20000,50000,100000] [--only fleetload,wrk,hey,locust,pyfloor]
+        [--rates 10000,20000,50000,100000] [--only fleetload,wrk,hey,locust,pyfloor,pytask]
         [--modes closed,open]
     .venv/bin/python bench/engine_peers.py --soak [--soak-duration 600] [--soak-rate 20000]
 
@@ -70,7 +73,7 @@ from nginx import Nginx, die_with_parent  # noqa: E402
 PY = str(ROOT / ".venv" / "bin" / "python")
 LOCUST = str(ROOT / ".venv" / "bin" / "locust")
 OUT = BENCH / "out"
-GENERATORS = ("wrk", "hey", "locust", "pyfloor", "fleetload")  # fleetload last
+GENERATORS = ("wrk", "hey", "locust", "pyfloor", "pytask", "fleetload")  # fleetload last
 GEN_CPU = "0"
 SERVER_CPU = 1
 CLOSED_CONNS = 50
@@ -317,10 +320,11 @@ def parse_locust(csv_prefix: str, r: Run) -> None:
     r.p99_ms = float(row["99%"])
 
 
-def pyfloor_cmd(url: str, duration: int, rate: float | None) -> list[str]:
+def pyfloor_cmd(url: str, duration: int, rate: float | None, style: str = "callback"
+                ) -> list[str]:
     cmd = [PY, str(BENCH / "python_floor.py"), "--url", url, "--duration", str(duration)]
     if rate is None:
-        return [*cmd, "--connections", str(CLOSED_CONNS)]
+        return [*cmd, "--connections", str(CLOSED_CONNS), "--style", style]
     return [*cmd, "--rate", f"{rate:g}", "--max-in-flight", str(MAX_IN_FLIGHT)]
 
 
@@ -402,6 +406,8 @@ def _one_run(gen: str, mode: str, rate: float | None, idx: int, url: str, durati
         cmd = locust_cmd(url, duration, str(Path(run_dir) / "locust"))
     elif gen == "pyfloor":
         cmd = pyfloor_cmd(url, duration, rate)
+    elif gen == "pytask":
+        cmd = pyfloor_cmd(url, duration, None, style="task")
     else:
         cmd = fleetload_cmd(url, duration, rate, str(Path(run_dir) / "out"))
     r = Run(gen, mode, rate, idx, cmd)
@@ -420,7 +426,7 @@ def _one_run(gen: str, mode: str, rate: float | None, idx: int, url: str, durati
             parse_hey(out, r)
         elif gen == "locust":
             parse_locust(str(Path(run_dir) / "locust"), r)
-        elif gen == "pyfloor":
+        elif gen in ("pyfloor", "pytask"):
             parse_pyfloor(out, r)
         else:
             summary_path = Path(run_dir) / "out" / "summary.json"
@@ -493,6 +499,8 @@ LABELS = {
     "hey": f"hey -c {HEY_WORKERS}",
     "locust": f"Locust FastHttpUser, {CLOSED_CONNS} users",
     "pyfloor": f"Python floor (asyncio.Protocol + httptools, no metrics), {CLOSED_CONNS} conns",
+    "pytask": f"Python floor, a Task per connection and a coroutine per iteration, "
+              f"{CLOSED_CONNS} conns",
     "fleetload": f"fleetload --vus {CLOSED_CONNS}",
 }
 
@@ -513,12 +521,14 @@ def closed_table(res: dict[str, dict[str, Any]]) -> str:
                    if s["user_us_per_req"] and w["user_us_per_req"] else "—")
             lines.append(f"- {gen} / wrk: req/s {s['rps'] / w['rps']:.2f}x, "
                          f"user CPU per request {cpu}")
-    fl, pf = res.get("fleetload"), res.get("pyfloor")
-    if fl and pf and fl["rps"] is not None and pf["rps"]:
-        cpu = (f"{fl['user_us_per_req'] / pf['user_us_per_req']:.2f}x"
-               if fl["user_us_per_req"] and pf["user_us_per_req"] else "—")
-        lines.append(f"- fleetload / Python floor: req/s {fl['rps'] / pf['rps']:.2f}x, "
-                     f"user CPU per request {cpu}")
+    fl = res.get("fleetload")
+    for ref, what in (("pyfloor", "Python floor"), ("pytask", "Python floor with tasks")):
+        pf = res.get(ref)
+        if fl and pf and fl["rps"] is not None and pf["rps"]:
+            cpu = (f"{fl['user_us_per_req'] / pf['user_us_per_req']:.2f}x"
+                   if fl["user_us_per_req"] and pf["user_us_per_req"] else "—")
+            lines.append(f"- fleetload / {what}: req/s {fl['rps'] / pf['rps']:.2f}x, "
+                         f"user CPU per request {cpu}")
     return "\n".join(lines)
 
 
@@ -855,7 +865,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="open-loop rates (req/s), comma-separated; empty to skip")
     ap.add_argument("--only", default=",".join(GENERATORS),
                     help="generators to run, comma-separated "
-                         "(fleetload,wrk,hey,locust,pyfloor)")
+                         "(fleetload,wrk,hey,locust,pyfloor,pytask)")
     ap.add_argument("--modes", default="closed,open", help="closed,open")
     ap.add_argument("--idle-wait", type=float, default=120.0,
                     help="max seconds to wait for idle cores before each run")

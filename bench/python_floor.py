@@ -11,6 +11,11 @@ its own overhead.
 
 * closed loop (``--connections N``): N connections, each re-sends as soon as its
   response is complete, until ``--duration`` ends;
+* ``--style task`` (closed loop only): the same connections, but each is driven
+  by an asyncio Task looping ``await iteration()``, a coroutine awaiting a
+  ``get()`` coroutine that awaits a Future the protocol resolves: the least a
+  generator with a Python coroutine per iteration (a scenario function calling
+  a client) can cost, still without metrics;
 * open loop (``--rate R``): iteration n is due at start + n/R; a scheduler sleeps
   until the next one is due (at least 1 ms: uvloop timers have 1 ms resolution) and
   writes every iteration due by then on an idle connection (LIFO), opens a new one
@@ -48,12 +53,20 @@ class Conn(asyncio.Protocol):
         self.sched = sched  # scheduled time of the current request (open loop)
         self.t_write = 0.0
         self.busy = False
+        self.waiter: asyncio.Future[None] | None = None  # --style task
         self.parser = httptools.HttpResponseParser(self)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
         self.f.conns.add(self)
-        self.send(self.sched)
+        if not self.f.tasks_drive:
+            self.send(self.sched)
+
+    def request(self) -> asyncio.Future[None]:
+        """--style task: send, and a Future resolved when the response is complete."""
+        fut = self.waiter = self.f.loop.create_future()
+        self.send(None)
+        return fut
 
     def send(self, sched: float | None) -> None:
         self.sched, self.busy = sched, True
@@ -81,8 +94,14 @@ class Conn(asyncio.Protocol):
         f.last_done = t
         if self.parser.get_status_code() >= 400:
             f.errors += 1
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            waiter.set_result(None)
         if not self.parser.should_keep_alive():
             self.transport.close()  # connection_lost replaces it in closed loop
+        elif waiter is not None:
+            pass  # the driving task sends the next request
         elif f.open_loop:
             f.idle.append(self)
         elif not f.stopping:
@@ -94,6 +113,9 @@ class Conn(asyncio.Protocol):
             self.busy = False
             self.f.in_flight -= 1
             self.f.errors += 1
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(ConnectionError("connection lost"))
+            self.waiter = None
 
     def connection_lost(self, exc: Exception | None) -> None:
         f = self.f
@@ -101,14 +123,15 @@ class Conn(asyncio.Protocol):
         f.conns.discard(self)
         if self in f.idle:
             f.idle.remove(self)
-        if not f.open_loop and not f.stopping:  # closed loop: keep N connections
+        if not f.open_loop and not f.stopping and not f.tasks_drive:  # keep N connections
             f.loop.call_later(0.01 if exc else 0.0, f.connect, None)
 
 
 class Floor:
     def __init__(self, host: str, port: int, request: bytes, open_loop: bool,
-                 max_conns: int) -> None:
+                 max_conns: int, tasks_drive: bool = False) -> None:
         self.loop = asyncio.get_running_loop()
+        self.tasks_drive = tasks_drive
         self.host, self.port, self.request = host, port, request
         self.open_loop, self.max_conns = open_loop, max_conns
         self.stopping = False
@@ -150,6 +173,35 @@ class Floor:
             self.dropped += 1
 
 
+async def get(c: Conn) -> None:
+    """What a client call is: a coroutine around the request's Future."""
+    await c.request()
+
+
+async def iteration(c: Conn) -> None:
+    """What a scenario function is: a coroutine calling the client."""
+    await get(c)
+
+
+async def drive(f: Floor, c: Conn) -> None:
+    while not f.stopping:
+        try:
+            await iteration(c)
+        except ConnectionError:
+            return
+
+
+async def run_tasks(f: Floor, connections: int, duration: float) -> list[asyncio.Task[None]]:
+    conns = []
+    for _ in range(connections):
+        f.opened += 1
+        _, proto = await f.loop.create_connection(lambda: Conn(f, None), f.host, f.port)
+        conns.append(proto)
+    tasks = [f.loop.create_task(drive(f, c)) for c in conns]
+    await asyncio.sleep(duration)
+    return tasks
+
+
 async def schedule(f: Floor, rate: float, start: float, duration: float) -> None:
     total = math.ceil(duration * rate)  # iterations due before the end
     n = 0
@@ -174,11 +226,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     request = (f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
                f"User-Agent: python-floor\r\n\r\n").encode()
     open_loop = args.rate is not None
+    tasks_drive = args.style == "task"
     f = Floor(host, port, request, open_loop,
-              args.max_in_flight if open_loop else args.connections)
+              args.max_in_flight if open_loop else args.connections, tasks_drive)
     start = now()
+    drivers: list[asyncio.Task[None]] = []
     if open_loop:
         await schedule(f, args.rate, start, args.duration)
+    elif tasks_drive:
+        drivers = await run_tasks(f, args.connections, args.duration)
     else:
         for _ in range(args.connections):
             f.connect(None)
@@ -187,7 +243,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     t_stop = now()
     while (f.in_flight or f.connecting) and now() < t_stop + 1.0:  # drain, at most 1 s
         await asyncio.sleep(0.005)
-    for task in list(f.tasks):
+    for task in [*f.tasks, *drivers]:
         task.cancel()
     for c in list(f.conns):
         c.transport.close()
@@ -210,7 +266,12 @@ def main() -> None:
     mode.add_argument("--rate", type=float, help="open loop: requests per second")
     ap.add_argument("--max-in-flight", type=int, default=1000,
                     help="open loop: max connections (one request in flight each)")
+    ap.add_argument("--style", choices=["callback", "task"], default="callback",
+                    help="closed loop: re-send from the protocol callback (the floor) or "
+                         "from a Task per connection, a coroutine per iteration")
     args = ap.parse_args()
+    if args.style == "task" and args.rate is not None:
+        ap.error("--style task is closed loop only (--connections)")
     if urlsplit(args.url).scheme != "http":
         ap.error("only http:// URLs")
     print(json.dumps(uvloop.run(run(args))), flush=True)
