@@ -4,7 +4,7 @@
     .venv/bin/python bench/run_all.py [--list]
 
 Known scripts run first, in this order; any other ``bench/*.py`` script (not a
-helper: not this file, nginx.py, locustfile*.py, or a file starting with ``_``)
+helper: not this file, nginx.py, python_floor.py, locustfile*.py, or a file starting with ``_``)
 follows in name order. Output is passed straight through; the exit code is the
 number of scripts that failed (0 if all succeeded).
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 ORDER = ["engine_peers.py", "http_client_micro.py", "target_ceiling.py"]
-HELPERS = {"run_all.py", "nginx.py", "conftest.py"}
+HELPERS = {"run_all.py", "nginx.py", "conftest.py", "python_floor.py"}  # helpers of other scripts
 
 
 def scripts() -> list[Path]:

@@ -120,8 +120,20 @@ class VU:
     all workers, handy for unique names.
     """
 
-    __slots__ = ("__dict__", "_rt", "http", "id", "intended_start", "iteration",
-                 "rng", "scenario_iteration", "state", "stop_requested", "task", "wake")
+    __slots__ = (
+        "__dict__",
+        "_rng",
+        "_rt",
+        "http",
+        "id",
+        "intended_start",
+        "iteration",
+        "scenario_iteration",
+        "state",
+        "stop_requested",
+        "task",
+        "wake",
+    )
 
     def __init__(self, vu_id: int, rt: ScenarioRuntime) -> None:
         self.id = vu_id
@@ -130,11 +142,21 @@ class VU:
         self.scenario_iteration = 0
         self.intended_start = 0.0
         self.state: dict[str, Any] = {}
-        self.rng = random.Random(f"{rt.run_id}:{rt.name}:{vu_id}")
+        self._rng: random.Random | None = None
         self.http = HttpSession(self, rt)
         self.task: Any = None
         self.wake: Any = None  # open loop: the future a parked VU waits on
         self.stop_requested = False
+
+    @property
+    def rng(self) -> random.Random:
+        """A ``random.Random`` seeded from the run, scenario and VU id: the same
+        run id replays the same choices. Made on first use (seeding from a
+        string hashes it: too slow to do for every VU an open loop creates)."""
+        rng = self._rng
+        if rng is None:
+            rng = self._rng = random.Random(f"{self._rt.run_id}:{self._rt.name}:{self.id}")
+        return rng
 
     @property
     def scenario(self) -> str:
