@@ -47,6 +47,8 @@ _BAD_VALUE = re.compile(r"[\r\n\x00]")
 _RETRYABLE = frozenset({ErrorClass.CONNECTION_CLOSED, ErrorClass.CONNECTION_RESET})
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _PATH_SAFE = "/%:@!$&'()*+,;=~"
+# One encoder for every request: json.dumps with options builds a new one per call.
+_encode_json = _json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _QUERY_SAFE = "/%:@!$&'()*+,;=~?"
 
 
@@ -379,24 +381,22 @@ class HttpClient(MethodShortcuts):
         concatenation, not a header build."""
         if not isinstance(url, str):
             raise ValueError(f"URL must be a str, got {type(url).__name__}")
-        m = method.upper()
-        if not _TOKEN.match(m):
-            raise ValueError(f"invalid HTTP method {method!r}")
         payload, ctype = _payload(body, json)
-        sized = payload is not None or m in _BODY_METHODS
-        key = (m, url, ctype, sized)
-        cached = None if headers or params else self._heads.get(key)
-        if cached is not None:
-            head = cached
-        elif headers or params:
-            head = self._build_head(m, url, headers, params, ctype, sized)
-        else:
-            if len(self._heads) >= _CACHE_LIMIT:
-                self._heads.clear()
-            head = self._heads[key] = self._build_head(m, url, None, None, ctype, sized)
+        sized = payload is not None
+        key = (method, url, ctype, sized)
+        head = None if headers or params else self._heads.get(key)
+        if head is None:
+            m = method.upper()
+            if not _TOKEN.match(m):
+                raise ValueError(f"invalid HTTP method {method!r}")
+            head = self._build_head(m, url, headers, params, ctype, sized or m in _BODY_METHODS)
+            if not headers and not params:
+                if len(self._heads) >= _CACHE_LIMIT:
+                    self._heads.clear()
+                self._heads[key] = head
         data = head.prefix
         separate = None
-        if sized:
+        if head.sized:
             n = len(payload) if payload is not None else 0
             data += b"%d\r\n\r\n" % n
             if payload:
@@ -404,7 +404,7 @@ class HttpClient(MethodShortcuts):
                     data += payload
                 else:
                     separate = payload
-        prep = Prepared(head.pool, m, head.display, data, separate)
+        prep = Prepared(head.pool, head.method, head.display, data, separate)
         if cache:
             per_method = self._prepared.get(method)
             if per_method is None:
@@ -442,7 +442,7 @@ class HttpClient(MethodShortcuts):
         lines.extend(f"{k}: {v}" for k, v in hdrs.values())
         lines.append("Content-Length: " if sized else "\r\n")
         display = t.display if target == t.target else f"{t.scheme}://{t.host_header}{target}"
-        return _Head(self._pool(t), display, "\r\n".join(lines).encode("utf-8"))
+        return _Head(self._pool(t), m, display, "\r\n".join(lines).encode("utf-8"), sized)
 
 
 def _payload(body: bytes | str | None, json: Any) -> tuple[bytes | None, str | None]:
@@ -450,8 +450,7 @@ def _payload(body: bytes | str | None, json: Any) -> tuple[bytes | None, str | N
     if json is not _MISSING:
         if body is not None:
             raise ValueError("pass either body= or json=, not both")
-        return (_json.dumps(json, separators=(",", ":"), ensure_ascii=False).encode(),
-                "application/json")
+        return _encode_json(json).encode(), "application/json"
     if body is None:
         return None, None
     if isinstance(body, str):
@@ -463,14 +462,18 @@ def _payload(body: bytes | str | None, json: Any) -> tuple[bytes | None, str | N
 
 class _Head:
     """Request line and headers of one (method, URL, content type): complete,
-    or ending in ``Content-Length: `` when the request carries a length."""
+    or ending in ``Content-Length: `` when the request carries a length
+    (``sized``)."""
 
-    __slots__ = ("display", "pool", "prefix")
+    __slots__ = ("display", "method", "pool", "prefix", "sized")
 
-    def __init__(self, pool: Pool, display: str, prefix: bytes) -> None:
+    def __init__(self, pool: Pool, method: str, display: str, prefix: bytes,
+                 sized: bool) -> None:
         self.pool = pool
+        self.method = method
         self.display = display
         self.prefix = prefix
+        self.sized = sized
 
 
 def _failure(prep: Prepared, started: float, error: str, detail: str, blocked: float,
