@@ -112,6 +112,9 @@ class Worker:
             self._emit(final=True)
             self._binning.shutdown(wait=True)
             sys.setswitchinterval(switch)
+            # Several runs may share a process (a ceiling search): what this
+            # run left behind must be collectable again.
+            gc.unfreeze()
             await client.close()
             script_metrics.bind_collector(None)
 
