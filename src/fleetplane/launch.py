@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import ssl
@@ -24,9 +25,32 @@ from fleetplane.config import DEV_API_KEY
 _SRC = str(Path(__file__).resolve().parent.parent)
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port that was free a moment ago (the OS may hand it out again; good enough on loopback)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def free_port(host: str = "127.0.0.1", kind: int = socket.SOCK_STREAM) -> int:
+    """A port free a moment ago, below the kernel's ephemeral range.
+
+    ``bind(0)`` hands out an ephemeral port, which any outgoing connection on
+    the machine may take before the server binds it (seen with suites that make
+    thousands of connections); ports below the range are only ever taken by
+    listeners.
+    """
+    low = _ephemeral_low()
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randint(max(1024, low - 10_000), low - 1)
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return port
+    with socket.socket(socket.AF_INET, kind) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
 
@@ -183,7 +207,37 @@ def start_target(
     process with ``taskset -c`` (benchmarks). With ``tls=True`` a self-signed
     certificate is generated here and exposed as ``.ca_file``.
     """
-    http_port, grpc_port = free_port(), free_port()
+    for attempt in range(3):
+        try:
+            return _start_target_on(free_port(), free_port(), db, pool_size=pool_size,
+                                    auth_secret=auth_secret, admin_key=admin_key,
+                                    rate_limit=rate_limit, tls=tls, extra_args=extra_args,
+                                    env=env, startup_timeout=startup_timeout, stdout=stdout,
+                                    python=python, cpu=cpu)
+        except TargetStartError as exc:
+            # another listener took a port between the check and the bind
+            if "address already in use" not in str(exc) or attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _start_target_on(
+    http_port: int,
+    grpc_port: int,
+    db: str | None,
+    *,
+    pool_size: int,
+    auth_secret: str,
+    admin_key: str | None,
+    rate_limit: float | None,
+    tls: bool,
+    extra_args: Sequence[str],
+    env: Mapping[str, str] | None,
+    startup_timeout: float,
+    stdout: IO[str] | None,
+    python: str | None,
+    cpu: int | None,
+) -> RunningTarget:
     if db is None:
         db = "sqlite:///" + os.path.join(tempfile.mkdtemp(prefix="fleetplane-"), "fleetplane.db").lstrip("/")
     argv = [

@@ -28,6 +28,7 @@ import urllib.request
 from pathlib import Path
 from types import TracebackType
 
+from fleetplane import launch
 from tests.support.certs import make_ca_and_server
 
 PEBBLE = shutil.which("pebble")
@@ -35,9 +36,8 @@ CHALLTESTSRV = shutil.which("pebble-challtestsrv")
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    # below the ephemeral range: Pebble binds later, in another process
+    return launch.free_port("127.0.0.1", kind)
 
 
 def make_tls_files(directory: Path) -> tuple[Path, Path, Path]:
