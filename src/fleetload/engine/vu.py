@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 current_vu: ContextVar[VU | None] = ContextVar("fleetload_current_vu", default=None)
 
 _ID_SEGMENT = re.compile(r"^(?!v\d+$).*\d")
-_NAME_CACHE_LIMIT = 4096
+# Per-URL caches (names, recorders) are emptied past this many URLs: above the
+# agent-storm pack's 5,000 agent URLs, so a fleet round-robin stays cached.
+_URL_CACHE_LIMIT = 16_384
 
 
 def default_name(url: str) -> str:
@@ -68,9 +70,8 @@ class HttpSession(MethodShortcuts):
             sink = self._record_plain
         else:
             def sink(resp: Response) -> None:
-                rec = self._recorder(resp, name, tags, expected_statuses)
-                rec.times.append(resp._t)
-                rec.intended.append(self._vu.intended_start)
+                self._recorder(resp, name, tags, expected_statuses).record(
+                    resp, self._vu.intended_start)
         return self._client.send(method, url, headers, body, json, params, timeout, sink)
 
     def _record_untagged(self, resp: Response) -> None:
@@ -80,10 +81,10 @@ class HttpSession(MethodShortcuts):
         rec = self._by_url.get(key)
         if rec is None:
             rec = self._recorder(resp, None, None, None)
-            if len(self._by_url) > _NAME_CACHE_LIMIT:
+            if len(self._by_url) > _URL_CACHE_LIMIT:
                 self._by_url.clear()
             self._by_url[key] = rec
-        # HttpRecorder.record, inlined.
+        # HttpRecorder.record, inlined: the hottest call site.
         rec.times.append(resp._t)
         rec.intended.append(self._vu.intended_start)
 
@@ -94,7 +95,7 @@ class HttpSession(MethodShortcuts):
             url = resp.url
             name = self._names.get(url)
             if name is None:
-                if len(self._names) > _NAME_CACHE_LIMIT:
+                if len(self._names) > _URL_CACHE_LIMIT:
                     self._names.clear()
                 name = self._names[url] = default_name(url)
         status = resp.status

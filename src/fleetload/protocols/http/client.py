@@ -57,9 +57,8 @@ class _Missing:
         return "<missing>"
 
 
-_MISSING: Any = _Missing()
-#: "no ``json=`` given" for callers that pass the arguments through (None is valid JSON).
-MISSING: Any = _MISSING
+#: "no ``json=`` given", for callers that pass the arguments through (None is valid JSON).
+MISSING: Any = _Missing()
 
 
 class _Target:
@@ -172,7 +171,7 @@ class HttpClient(MethodShortcuts):
 
     # -- public API ----------------------------------------------------------------
     def request(self, method: str, url: str, *, headers: Mapping[str, str] | None = None,
-                body: bytes | str | None = None, json: Any = _MISSING,
+                body: bytes | str | None = None, json: Any = MISSING,
                 params: Mapping[str, str | int] | None = None,
                 timeout: float | None = None) -> Coroutine[Any, Any, Response]:
         """Send one request; awaiting gives its :class:`Response` (see class docstring)."""
@@ -186,11 +185,11 @@ class HttpClient(MethodShortcuts):
         response before it is returned (the engine records metrics there): one
         coroutine per request for callers that wrap the client."""
         started = _perf()
-        if not headers and body is None and json is _MISSING and not params:
+        if not headers and body is None and json is MISSING and not params:
             try:
                 prep = self._prepared[method][url]
             except KeyError:
-                prep = self._prepare(method, url, None, None, _MISSING, None, cache=True)
+                prep = self._prepare(method, url, None, None, MISSING, None, cache=True)
         else:
             prep = self._prepare(method, url, headers, body, json, params, cache=False)
         if timeout is None:
@@ -447,7 +446,7 @@ class HttpClient(MethodShortcuts):
 
 def _payload(body: bytes | str | None, json: Any) -> tuple[bytes | None, str | None]:
     """The request body and the content type it implies (JSON only)."""
-    if json is not _MISSING:
+    if json is not MISSING:
         if body is not None:
             raise ValueError("pass either body= or json=, not both")
         return _encode_json(json).encode(), "application/json"

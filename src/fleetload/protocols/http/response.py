@@ -218,7 +218,7 @@ class Timings:
 #: first and last response byte (``time.perf_counter()``), the blocked,
 #: connecting and TLS phases (seconds), bytes sent and bytes received. One
 #: tuple instead of an object of nine attributes keeps the hot path short;
-#: the metrics collector bins these columns in bulk, and ``Response.timings``
+#: the metrics binning reads these columns in bulk, and ``Response.timings``
 #: turns them into :class:`Timings` only when a script asks.
 RawTimes = tuple[float, float, float, float, float, float, float, float, int, int]
 RAW_STARTED: Final = 0
