@@ -11,6 +11,7 @@ class ExitCode(IntEnum):
     OK = 0
     INTERNAL = 1
     INVALID_INPUT = 2
+    INCONCLUSIVE = 3
     INTERRUPTED = 130
     THRESHOLDS_FAILED = 99
 

@@ -108,6 +108,9 @@ def parse_params(args: list[str]) -> dict[str, str | list[str]]:
               help="Write the HTML report (RUN_DIR/report.html) when the run ends.")
 @click.option("--junit", "junit_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the thresholds as JUnit XML test cases to this file.")
+@click.option("--allow-inconclusive", is_flag=True,
+              help="A run that did not deliver the load asked for passes with a warning "
+                   "instead of ending INCONCLUSIVE (exit 3).")
 @click.pass_context
 @handle_errors
 def run_cmd(ctx: click.Context, script: str | None, url: str | None, method: str, headers: tuple[str, ...],
@@ -116,14 +119,16 @@ def run_cmd(ctx: click.Context, script: str | None, url: str | None, method: str
             ca_file: str | None, env_pairs: tuple[str, ...], thresholds: tuple[str, ...],
             workers: int, out: Path | None, results_dir: Path, summary_export: Path | None,
             stats_interval: str, quiet: bool, no_preflight: bool,
-            observe: tuple[str, ...], html_report: bool, junit_file: Path | None) -> None:
+            observe: tuple[str, ...], html_report: bool, junit_file: Path | None,
+            allow_inconclusive: bool) -> None:
     """Run a load SCRIPT (a Python file or a built-in pack name), or a one-liner with --url.
 
     Options not listed here are the script's own parameters (for example
     `fleetload run agent-storm --agents 5000`).
 
-    Exit codes: 0 all thresholds held, 99 a threshold failed, 2 invalid input or
-    unreachable target, 130 interrupted, 1 internal error.
+    Exit codes: 0 all thresholds held, 99 a threshold failed, 3 inconclusive (the
+    run did not deliver the load asked for), 2 invalid input or unreachable
+    target, 130 interrupted, 1 internal error.
     """
     params = parse_params(list(ctx.args))
     if url and params:
@@ -160,7 +165,8 @@ def run_cmd(ctx: click.Context, script: str | None, url: str | None, method: str
     cfg = RunConfig(workers=workers, out=out, results_root=results_dir, observers=observers,
                     stats_interval=parse_duration(stats_interval, what="--stats-interval"),
                     summary_export=summary_export, quiet=quiet,
-                    argv=redact_argv(sys.argv[1:]), preflight=not no_preflight)
+                    argv=redact_argv(sys.argv[1:]), preflight=not no_preflight,
+                    allow_inconclusive=allow_inconclusive)
     outcome = run_async(run_test(recipe, cfg))
     click.echo(outcome.text, nl=False)
     # The run's verdict stands even if an extra output cannot be written.

@@ -49,6 +49,7 @@ class RunConfig:
     interval: float = 1.0
     stream: TextIO | None = None
     observers: list[Observer] = field(default_factory=list)
+    allow_inconclusive: bool = False
 
 
 @dataclass
