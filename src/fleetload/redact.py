@@ -63,6 +63,29 @@ def redact_argv(argv: Sequence[str]) -> list[str]:
     return out
 
 
+# Secrets that may appear in a response body or an error message.
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+_BEARER = re.compile(r"\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{8,}", re.I)
+_JSON_SECRET = re.compile(
+    r"(\"(?:[A-Za-z_-]*(?:token|secret|passw|pwd|api[-_]?key|apikey|credential)[A-Za-z_-]*)\"\s*:\s*)"
+    r"\"[^\"]*\"", re.I)
+_FORM_SECRET = re.compile(
+    r"\b([A-Za-z_-]*(?:token|secret|passw|pwd|api[-_]?key|apikey|credential)[A-Za-z_-]*=)[^&\s\"']+",
+    re.I)
+_URL_CREDENTIALS = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@\"']+@")
+
+
+def redact_text(text: str) -> str:
+    """Mask what looks like a secret in free text (a response body, an error
+    message): JWTs, ``Bearer ...`` credentials, JSON fields and form fields
+    with secret-looking names, and ``user:password@`` in URLs."""
+    text = _URL_CREDENTIALS.sub(r"\1", text)
+    text = _JWT.sub(MASK, text)
+    text = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
+    text = _JSON_SECRET.sub(lambda m: f'{m.group(1)}"{MASK}"', text)
+    return _FORM_SECRET.sub(lambda m: f"{m.group(1)}{MASK}", text)
+
+
 def _mask_value(value: str) -> str:
     if ":" in value and "://" not in value:  # a header "Name: value"
         name, _, _ = value.partition(":")

@@ -76,14 +76,22 @@ def test_dropped_iterations_when_in_flight_cap_is_reached(stub, tmp_path):
     r = run_cli("run", str(SCRIPTS / "arrival.py"), "-e", f"TARGET={stub.url}", "-e", "RATE=50",
                 "-e", "DUR=1s", "-e", "CAP=5", "-e", "REQ_PATH=/delay?ms=500", "--out",
                 str(tmp_path / "run"), "--quiet")
-    assert r.code == 0, r.stderr
+    # The schedule was not delivered: the run cannot pass, it is inconclusive.
+    assert r.code == 3, r.stderr
     s = summary_of(tmp_path / "run")
     started = count(s, "iterations")
     dropped = count(s, "dropped_iterations{scenario:arrivals}")
     assert started + dropped == 50
     assert dropped >= 30
     assert not s["scenarios"]["arrivals"]["schedule"]["kept"]
-    assert "NOT KEPT" in (tmp_path / "run" / "summary.txt").read_text()
+    text = (tmp_path / "run" / "summary.txt").read_text()
+    assert "NOT KEPT" in text
+    assert s["run"]["verdict"] == "inconclusive"
+    reasons = s["run"]["validity"]["reasons"]
+    assert reasons[0] == (f"scenario arrivals: {dropped:,.0f} of 50 scheduled iterations dropped "
+                          "(in-flight cap 5 reached)")
+    assert reasons[0] in text
+    assert "verdict: INCONCLUSIVE (exit 3)" in text
 
 
 def test_workers_split_exactly_and_merge_exactly(stub, tmp_path):

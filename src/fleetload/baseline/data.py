@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from fleetload.errors import FleetloadError
 from fleetload.metrics.histogram import Histogram
 from fleetload.results import rundir
 from fleetload.results.hlog import read_hlog
@@ -22,6 +23,23 @@ from fleetload.results.store import RunNotFound, load_json
 from fleetload.results.timeline import read_timeline
 
 LATENCY_METRICS = ("http_req_duration", "http_req_latency")
+
+
+class InconclusiveRun(FleetloadError):
+    """A run that did not deliver its load, used where a conclusive one is needed."""
+
+
+def require_conclusive(summary: dict[str, Any], where: Path, *, what: str,
+                       allow: bool) -> None:
+    """Refuse an inconclusive run (it did not deliver the load asked for) as
+    ``what`` unless ``allow``: its numbers describe a different load."""
+    run = summary.get("run") or {}
+    if allow or run.get("verdict") != "inconclusive":
+        return
+    reasons = (run.get("validity") or {}).get("reasons") or []
+    why = f" ({reasons[0]}{'; ...' if len(reasons) > 1 else ''})" if reasons else ""
+    raise InconclusiveRun(f"{where} is an inconclusive run{why}: it cannot be {what} "
+                          "(use --allow-inconclusive to use it anyway)")
 _SCENARIO_TAG = re.compile(r"[{,]scenario:([^,}]*)")
 
 

@@ -14,10 +14,11 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
+from fleetload.baseline.data import require_conclusive
 from fleetload.errors import FleetloadError
 from fleetload.results import rundir
 from fleetload.results.observations import OBSERVATIONS
-from fleetload.results.store import RunNotFound, is_run_dir
+from fleetload.results.store import RunNotFound, is_run_dir, load_json
 
 DEFAULT_STORE = Path("loadtest-baselines")
 INFO = "baseline.json"
@@ -52,9 +53,11 @@ def baseline_dir(name: str, store: Path) -> Path:
     return path
 
 
-def record_baseline(run_dir: Path, name: str, store: Path, *, force: bool = False) -> Path:
+def record_baseline(run_dir: Path, name: str, store: Path, *, force: bool = False,
+                    allow_inconclusive: bool = False) -> Path:
     """Copy a finished run into the store under ``name``; refuses to replace an
-    existing baseline unless ``force``."""
+    existing baseline unless ``force``, and an inconclusive run unless
+    ``allow_inconclusive``."""
     check_name(name)
     if not is_run_dir(run_dir):
         raise RunNotFound(f"{run_dir} is not a run directory")
@@ -62,6 +65,8 @@ def record_baseline(run_dir: Path, name: str, store: Path, *, force: bool = Fals
     if missing:
         raise RunNotFound(f"{run_dir} lacks {', '.join(missing)}: only a finished run can be "
                           "a baseline")
+    require_conclusive(load_json(run_dir / rundir.SUMMARY), run_dir, what="a baseline",
+                       allow=allow_inconclusive)
     dest = store / name
     if dest.exists() and not force:
         raise FleetloadError(f"baseline {name!r} already exists in {store} "

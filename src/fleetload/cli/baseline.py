@@ -31,15 +31,20 @@ def baseline_cmd() -> None:
               default=Path("results"), show_default=True,
               help="Where to look RUN up when it is a run id.")
 @click.option("--force", is_flag=True, help="Replace an existing baseline of that name.")
+@click.option("--allow-inconclusive", is_flag=True,
+              help="Record a run whose verdict is inconclusive (it did not deliver its load).")
 @handle_errors
-def record_cmd(run: str, name: str, store: Path, results_dir: Path, force: bool) -> None:
+def record_cmd(run: str, name: str, store: Path, results_dir: Path, force: bool,
+               allow_inconclusive: bool) -> None:
     """Store RUN (a run id, unique prefix or run directory) as baseline NAME.
 
     Copies summary.json, meta.json, intervals.hlog and timeline.jsonl (and
     summary.txt, observations.jsonl when present). Exit 2 when the baseline
-    exists (without --force) or RUN is not a finished run.
+    exists (without --force), RUN is not a finished run, or RUN is inconclusive
+    (without --allow-inconclusive).
     """
-    dest = record_baseline(resolve_run(run, results_dir), name, store, force=force)
+    dest = record_baseline(resolve_run(run, results_dir), name, store, force=force,
+                           allow_inconclusive=allow_inconclusive)
     click.echo(f"baseline {name!r} recorded in {dest}")
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from fleetload.baseline.compare import compare_runs
-from fleetload.baseline.data import load_run
+from fleetload.baseline.data import load_run, require_conclusive
 from fleetload.baseline.record import DEFAULT_STORE, baseline_dir
 from fleetload.baseline.render import render_comparison
 from fleetload.errors import ConfigError, ExitCode
@@ -37,9 +37,11 @@ EXIT_REGRESSION = 1
               help="Also write the comparison as JSON.")
 @click.option("--junit", "junit_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the verdicts as JUnit XML.")
+@click.option("--allow-inconclusive", is_flag=True,
+              help="Compare even when RUN or the baseline is inconclusive (did not deliver its load).")
 @handle_errors
 def compare_cmd(run: str, baseline: str, store: Path, results_dir: Path, fail_pct: float | None,
-                json_file: Path | None, junit_file: Path | None) -> None:
+                json_file: Path | None, junit_file: Path | None, allow_inconclusive: bool) -> None:
     """Compare RUN (a run id, unique prefix or run directory) with a baseline.
 
     Per scenario: http_req_duration p50/p95/p99, http_req_latency p99, error
@@ -49,7 +51,8 @@ def compare_cmd(run: str, baseline: str, store: Path, results_dir: Path, fail_pc
 
     Exit codes: 0 compared (and, with --fail-on-regression, nothing regressed
     beyond PCT); 1 a metric regressed significantly by more than PCT; 2 invalid
-    input (unknown run or baseline).
+    input (unknown run or baseline, or an inconclusive run or baseline without
+    --allow-inconclusive).
     """
     if fail_pct is not None and fail_pct < 0:
         raise ConfigError(f"--fail-on-regression must be >= 0, got {fail_pct:g}")
@@ -57,7 +60,10 @@ def compare_cmd(run: str, baseline: str, store: Path, results_dir: Path, fail_pc
     if not (base_path.is_dir() and is_run_dir(base_path)):
         base_path = baseline_dir(baseline, store)
     now = load_run(resolve_run(run, results_dir))
-    cmp = compare_runs(load_run(base_path), now, baseline_name=baseline)
+    base = load_run(base_path)
+    require_conclusive(now.summary, now.path, what="compared", allow=allow_inconclusive)
+    require_conclusive(base.summary, base.path, what="a baseline", allow=allow_inconclusive)
+    cmp = compare_runs(base, now, baseline_name=baseline)
     click.echo(render_comparison(cmp, fail_pct), nl=False)
     for w in cmp.warnings:
         click.echo(f"fleetload: warning: methodology differs: {w}", err=True)

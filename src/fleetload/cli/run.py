@@ -13,6 +13,7 @@ from fleetload.engine.runner import RunConfig, run_test
 from fleetload.errors import ConfigError
 from fleetload.metrics.thresholds import parse_cli_threshold
 from fleetload.redact import redact_argv
+from fleetload.results.validity import ValidityRules
 from fleetload.script.oneliner import OneLiner, parse_header
 from fleetload.script.options import Overrides
 from fleetload.script.recipe import PlanRecipe
@@ -108,6 +109,9 @@ def parse_params(args: list[str]) -> dict[str, str | list[str]]:
               help="Write the HTML report (RUN_DIR/report.html) when the run ends.")
 @click.option("--junit", "junit_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the thresholds as JUnit XML test cases to this file.")
+@click.option("--max-lag", default="10ms",
+              help="Iteration lag p99 above which an open-loop schedule counts as not kept "
+                   "(the run is then inconclusive).")
 @click.option("--allow-inconclusive", is_flag=True,
               help="A run that did not deliver the load asked for passes with a warning "
                    "instead of ending INCONCLUSIVE (exit 3).")
@@ -120,7 +124,7 @@ def run_cmd(ctx: click.Context, script: str | None, url: str | None, method: str
             workers: int, out: Path | None, results_dir: Path, summary_export: Path | None,
             stats_interval: str, quiet: bool, no_preflight: bool,
             observe: tuple[str, ...], html_report: bool, junit_file: Path | None,
-            allow_inconclusive: bool) -> None:
+            max_lag: str, allow_inconclusive: bool) -> None:
     """Run a load SCRIPT (a Python file or a built-in pack name), or a one-liner with --url.
 
     Options not listed here are the script's own parameters (for example
@@ -166,7 +170,8 @@ def run_cmd(ctx: click.Context, script: str | None, url: str | None, method: str
                     stats_interval=parse_duration(stats_interval, what="--stats-interval"),
                     summary_export=summary_export, quiet=quiet,
                     argv=redact_argv(sys.argv[1:]), preflight=not no_preflight,
-                    allow_inconclusive=allow_inconclusive)
+                    allow_inconclusive=allow_inconclusive,
+                    validity=ValidityRules(lag_bound=parse_duration(max_lag, what="--max-lag")))
     outcome = run_async(run_test(recipe, cfg))
     click.echo(outcome.text, nl=False)
     # The run's verdict stands even if an extra output cannot be written.

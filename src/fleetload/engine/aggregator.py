@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fleetload.metrics.aggregate import Aggregate
+from fleetload.metrics.failure_samples import ReasonSamples, SampleKey, merge_samples
 from fleetload.metrics.snapshot import IntervalSnapshot, merge_into
 
 IntervalObserver = Callable[[IntervalSnapshot, Aggregate], None]
@@ -21,14 +22,16 @@ class RunAggregator:
         self._pending: dict[int, IntervalSnapshot] = {}
         self._next = 0
         self.observers: list[IntervalObserver] = []
-        self.errors: dict[str, int] = {}
+        self.errors: dict[tuple[str, str], int] = {}
+        self.samples: dict[SampleKey, ReasonSamples] = {}
 
     def add(self, worker: int, snap: IntervalSnapshot) -> None:
         self._last[worker] = snap.index
         if snap.notes.get("final"):
             self._done[worker] = True
-        for text, n in snap.errors.items():
-            self.errors[text] = self.errors.get(text, 0) + n
+        for key, n in snap.errors.items():
+            self.errors[key] = self.errors.get(key, 0) + n
+        merge_samples(self.samples, snap.samples)
         mine = self._pending.get(snap.index)
         if mine is None:
             self._pending[snap.index] = snap

@@ -28,6 +28,7 @@ from fleetload.results.meta import git_commit, host_info, iso
 from fleetload.results.observations import OBSERVATIONS, ObservationRecorder, Observer
 from fleetload.results.summary import SummaryView, build_summary
 from fleetload.results.timeline import TimelineWriter, interval_row
+from fleetload.results.validity import ValidityRules, assess
 from fleetload.script.loader import Plan
 from fleetload.script.recipe import PlanRecipe
 
@@ -50,6 +51,7 @@ class RunConfig:
     stream: TextIO | None = None
     observers: list[Observer] = field(default_factory=list)
     allow_inconclusive: bool = False
+    validity: ValidityRules = field(default_factory=ValidityRules)
 
 
 @dataclass
@@ -153,6 +155,7 @@ class Run:
         self._stop_fn: Any = None
         self._abort_fn: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.cpu: list[float] = []  # busiest worker's CPU per interval, fraction of a core
 
     # -- control ------------------------------------------------------------------
     def request_stop(self, reason: str) -> None:
@@ -205,6 +208,9 @@ class Run:
         self._live = live
 
         def on_interval(snap: IntervalSnapshot, agg: Aggregate) -> None:
+            cpu = snap.notes.get("max_cpu")
+            if cpu is not None:
+                self.cpu.append(cpu)
             hlog.write_interval(snap.start, snap.end, snap.trends)
             row = interval_row(snap)
             timeline.write(row)
@@ -327,24 +333,31 @@ class Run:
                 end_wall: float) -> RunOutcome:
         plan, cfg = self.plan, self.cfg
         evaluation = evaluate(plan.thresholds, self.aggregate)
-        if not evaluation.ok:
-            exit_code, verdict = ExitCode.THRESHOLDS_FAILED, "failed"
-        elif self.stopped_by and ("Ctrl-C" in self.stopped_by or "aborted" in self.stopped_by):
-            exit_code, verdict = ExitCode.INTERRUPTED, "interrupted"
-        else:
-            exit_code, verdict = ExitCode.OK, "passed"
         meta = dict(meta, ended_at=iso(end_wall), duration_s=round(end_wall - start_wall, 3))
         if self.observation_failures:
             meta["observation_failures"] = {
                 src: {"count": n, "last_error": self.observation_errors.get(src, "")}
                 for src, n in self.observation_failures.items()}
-        run = {"id": self.run_id, "source": meta["source"], "verdict": verdict,
-               "exit_code": int(exit_code), "elapsed": self.aggregate.elapsed,
-               "workers": cfg.workers, "stopped_by": self.stopped_by,
-               "started_at": meta["started_at"], "ended_at": meta["ended_at"]}
+        run: dict[str, Any] = {
+            "id": self.run_id, "source": meta["source"], "verdict": "passed", "exit_code": 0,
+            "elapsed": self.aggregate.elapsed, "workers": cfg.workers,
+            "stopped_by": self.stopped_by, "started_at": meta["started_at"],
+            "ended_at": meta["ended_at"]}
         summary = build_summary(self.aggregate, plan.scenarios, plan.thresholds, evaluation,
                                 meta=meta, run=run, errors=self.aggregator.errors,
-                                status=self._live.status)
+                                samples=self.aggregator.samples, status=self._live.status,
+                                rules=cfg.validity)
+        validity = assess(summary, self.cpu, cfg.validity, stopped_early=self.stopped_by)
+        validity["allowed"] = bool(cfg.allow_inconclusive and not validity["valid"])
+        if not evaluation.ok:
+            exit_code, verdict = ExitCode.THRESHOLDS_FAILED, "failed"
+        elif self.stopped_by and ("Ctrl-C" in self.stopped_by or "aborted" in self.stopped_by):
+            exit_code, verdict = ExitCode.INTERRUPTED, "interrupted"
+        elif not validity["valid"] and not validity["allowed"]:
+            exit_code, verdict = ExitCode.INCONCLUSIVE, "inconclusive"
+        else:
+            exit_code, verdict = ExitCode.OK, "passed"
+        run.update(verdict=verdict, exit_code=int(exit_code), validity=validity)
         if plan.handle_summary is not None:
             try:
                 extra = plan.handle_summary(summary, SummaryView(self.aggregate))

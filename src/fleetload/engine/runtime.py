@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from fleetload.engine.vu import VU, HttpSession, current_vu, scenario_tags
 from fleetload.metrics.collector import Collector, HttpRecorder
+from fleetload.metrics.failure_samples import FailureSamples
 from fleetload.metrics.kinds import Tags, make_tags
 
 if TYPE_CHECKING:
@@ -18,27 +19,36 @@ if TYPE_CHECKING:
 IterationFn = Callable[[VU], Awaitable[Any]]
 
 MAX_DISTINCT_ERRORS = 50
+OVERFLOW_TEXT = "(further distinct errors not listed)"
 
 
 class ErrorLog:
-    """Distinct iteration errors with counts, capped so a storm of unique
-    messages cannot grow memory."""
+    """Distinct iteration errors per scenario with counts, capped so a storm of
+    unique messages cannot grow memory."""
 
     def __init__(self) -> None:
-        self.counts: dict[str, int] = {}
-        self.first_trace: dict[str, str] = {}
-        self.overflow = 0
+        self.counts: dict[tuple[str, str], int] = {}
+        self.first_trace: dict[tuple[str, str], str] = {}
+        self.overflow: dict[str, int] = {}
 
-    def record(self, exc: BaseException) -> str:
+    def record(self, exc: BaseException, scenario: str = "") -> str:
         text = f"{type(exc).__name__}: {exc}"[:300]
-        if text in self.counts:
-            self.counts[text] += 1
+        key = (scenario, text)
+        if key in self.counts:
+            self.counts[key] += 1
         elif len(self.counts) < MAX_DISTINCT_ERRORS:
-            self.counts[text] = 1
-            self.first_trace[text] = "".join(traceback.format_exception(exc, limit=6))[-2000:]
+            self.counts[key] = 1
+            self.first_trace[key] = "".join(traceback.format_exception(exc, limit=6))[-2000:]
         else:
-            self.overflow += 1
+            self.overflow[scenario] = self.overflow.get(scenario, 0) + 1
         return text
+
+    def totals(self) -> dict[tuple[str, str], int]:
+        """Counts to report, the overflow under one line per scenario."""
+        out = dict(self.counts)
+        for scenario, n in self.overflow.items():
+            out[(scenario, OVERFLOW_TEXT)] = n
+        return out
 
 
 class ScenarioRuntime:
@@ -47,7 +57,7 @@ class ScenarioRuntime:
     def __init__(self, *, name: str, fn: IterationFn, client: HttpClient, collector: Collector,
                  run_id: str, env: Mapping[str, str], setup_data: Any,
                  user_tags: Mapping[str, str] | None, worker_index: int, worker_count: int,
-                 errors: ErrorLog) -> None:
+                 errors: ErrorLog, failures: FailureSamples | None = None) -> None:
         self.name = name
         self.fn = fn
         self.client = client
@@ -59,6 +69,7 @@ class ScenarioRuntime:
         self.worker_index = worker_index
         self.worker_count = worker_count
         self.errors = errors
+        self.failures = failures if failures is not None else FailureSamples()
         self.http_recorders: dict[tuple[Any, ...], HttpRecorder] = {}
         # (display URL, method, status, error) -> recorder: a shortcut for
         # requests without name/tags options (several URLs may share one).
@@ -99,6 +110,11 @@ class ScenarioRuntime:
         rec = self.collector.http_recorder((self.name, key), make_tags(t), expected)
         self.http_recorders[key] = rec
         return rec
+
+    def note_failure(self, resp: Any) -> None:
+        """A response that counts as failed: keep its snippet if it is among
+        the first of its reason (see :mod:`fleetload.metrics.failure_samples`)."""
+        self.failures.add(self.name, resp)
 
     # -- running iterations ------------------------------------------------------------
     def request_stop(self) -> None:
@@ -163,7 +179,7 @@ class ScenarioRuntime:
                 raise
             except Exception as exc:
                 rec.errors += 1
-                errors.record(exc)
+                errors.record(exc, self.name)
             finally:
                 self.active -= 1
             rec.duration.append(perf() - start)

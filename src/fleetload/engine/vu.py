@@ -110,6 +110,8 @@ class HttpSession(MethodShortcuts):
             ok = err is None and (status in expected_statuses if expected_statuses
                                   else 200 <= status < 400)
             rec = self._rt.new_http_recorder(key, name, method, status, err, ok, tags)
+        if not rec.expected:
+            self._rt.note_failure(resp)
         return rec
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from fleetload.engine.runtime import ErrorLog, ScenarioRuntime
 from fleetload.metrics.binning import Binner
 from fleetload.metrics.collector import Batch, Collector
+from fleetload.metrics.failure_samples import FailureSamples, ReasonSamples, SampleKey
 from fleetload.metrics.snapshot import IntervalSnapshot
 from fleetload.protocols.http import HttpClient
 from fleetload.script import metrics as script_metrics
@@ -75,9 +76,11 @@ class Worker:
         self.binner = Binner()
         self._binning: ThreadPoolExecutor | None = None
         self.errors = ErrorLog()
+        self.failures = FailureSamples()
         self.runtimes: list[ScenarioRuntime] = []
         self.stopping = asyncio.Event()
         self._index = 0
+        self._cpu_mark = (time.perf_counter(), time.process_time())
 
     async def run(self) -> None:
         spec = self.spec
@@ -92,12 +95,14 @@ class Worker:
             rt = ScenarioRuntime(name=sc.name, fn=sc.fn, client=client, collector=self.collector,
                                  run_id=spec.run_id, env=self.plan.env, setup_data=self.setup_data,
                                  user_tags=sc.tags, worker_index=spec.index,
-                                 worker_count=spec.count, errors=self.errors)
+                                 worker_count=spec.count, errors=self.errors,
+                                 failures=self.failures)
             self.runtimes.append(rt)
             tasks.append(loop.create_task(self._run_scenario(rt, executor)))
         self._binning = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fleetload-binning")
         switch = sys.getswitchinterval()
         sys.setswitchinterval(_GIL_SWITCH)
+        self._cpu_mark = (time.perf_counter(), time.process_time())
         ticker = loop.create_task(self._tick())
         # What exists now (the loaded code, the plan, the runtimes) lives for
         # the whole run: moved out of the collector's reach, a full collection
@@ -177,19 +182,27 @@ class Worker:
                 prefix = "max_status" if key.startswith("max_") else "status"
                 notes[f"{prefix}:{rt.name}:{key}"] = value
         notes["connections"] = float(self._connections())
-        errors: dict[str, int] = {}
+        # This process's CPU over the interval, as a fraction of one core: the
+        # run's validity knows when the generator itself was the limit.
+        wall, cpu = time.perf_counter(), time.process_time()
+        mark_wall, mark_cpu = self._cpu_mark
+        if wall > mark_wall:
+            notes["max_cpu"] = (cpu - mark_cpu) / (wall - mark_wall)
+        self._cpu_mark = (wall, cpu)
+        errors: dict[tuple[str, str], int] = {}
+        samples: dict[SampleKey, ReasonSamples] = {}
         if final:
             notes["final"] = 1.0
-            errors = dict(self.errors.counts)
-            if self.errors.overflow:
-                errors["(further distinct errors not listed)"] = self.errors.overflow
+            errors = self.errors.totals()
+            samples = dict(self.failures.by_key)
         self._hand_over(self._close_interval, self.collector.take(), self._index, start,
-                        max(end, start), gauges, notes, errors)
+                        max(end, start), gauges, notes, errors, samples)
         self._index += 1
 
     def _close_interval(self, batch: Batch, index: int, start: float, end: float,
                         gauges: dict[Any, float], notes: dict[str, float],
-                        errors: dict[str, int]) -> None:
+                        errors: dict[tuple[str, str], int],
+                        samples: dict[SampleKey, ReasonSamples]) -> None:
         """On the binning thread."""
         self.binner.add(batch)
         snap = self.binner.snapshot(index, start, end)
@@ -197,6 +210,7 @@ class Worker:
         snap.gauges.update(gauges)
         snap.notes.update(notes)
         snap.errors = errors
+        snap.samples = samples
         self.sink(snap)
 
     def _connections(self) -> int:

@@ -43,6 +43,8 @@ async def record_request(rt: ScenarioRuntime, method: str, url: str, *, name: st
     if rec is None:
         ok = err is None and 200 <= status < 400
         rec = rt.new_http_recorder(key, name, method, status, err, ok, None)
+    if not rec.expected:
+        rt.note_failure(resp)
     rec.record(resp, intended)
     return resp
 

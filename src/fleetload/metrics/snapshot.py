@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from fleetload.metrics.failure_samples import ReasonSamples, SampleKey, merge_samples
 from fleetload.metrics.histogram import Binned
 from fleetload.metrics.kinds import SeriesKey
 
@@ -32,8 +33,11 @@ class IntervalSnapshot:
     workers: int = 1
     notes: dict[str, float] = field(default_factory=dict)
     """Generator-side numbers for the live line (in flight, open connections...)."""
-    errors: dict[str, int] = field(default_factory=dict)
-    """Distinct iteration errors with counts (sent with a worker's last snapshot)."""
+    errors: dict[tuple[str, str], int] = field(default_factory=dict)
+    """Distinct iteration errors per (scenario, text) with counts (sent with a
+    worker's last snapshot)."""
+    samples: dict[SampleKey, ReasonSamples] = field(default_factory=dict)
+    """First response snippets per (scenario, failure reason), with the last snapshot."""
 
 
 def merge_binned(a: Binned, b: Binned) -> Binned:
@@ -65,8 +69,9 @@ def merge_into(into: IntervalSnapshot, other: IntervalSnapshot) -> None:
             into.notes[name] = max(into.notes.get(name, v), v)
         else:
             into.notes[name] = into.notes.get(name, 0.0) + v
-    for text, n in other.errors.items():
-        into.errors[text] = into.errors.get(text, 0) + n
+    for err, n in other.errors.items():
+        into.errors[err] = into.errors.get(err, 0) + n
+    merge_samples(into.samples, other.samples)
     into.start = min(into.start, other.start)
     into.end = max(into.end, other.end)
     into.workers += other.workers

@@ -9,10 +9,8 @@ styles are inlined: the file opens offline, from a CI artifact or an e-mail.
 from __future__ import annotations
 
 import bisect
-import html
 import json
 import math
-import shlex
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
@@ -20,7 +18,7 @@ from typing import Any
 
 from fleetload.baseline.record import scrub_credentials
 from fleetload.metrics.histogram import Histogram
-from fleetload.report.text import format_ms
+from fleetload.report import tables
 from fleetload.results import rundir
 from fleetload.results.hlog import read_hlog
 from fleetload.results.observations import OBSERVATIONS
@@ -230,98 +228,6 @@ def chart_data(tl: Timeline, observations: list[dict[str, Any]]) -> dict[str, An
     }
 
 
-# -- tables ----------------------------------------------------------------------------------
-def _e(v: Any) -> str:
-    return html.escape(str(v), quote=True)
-
-
-def _table(head: list[str], rows: list[list[str]], left: int = 1) -> str:
-    def cells(tag: str, values: list[str]) -> str:
-        return "".join(f"<{tag}{' class=l' if i < left else ''}>{v}</{tag}>"
-                       for i, v in enumerate(values))
-    body = "".join(f"<tr>{cells('td', r)}</tr>" for r in rows)
-    return f"<table><thead><tr>{cells('th', head)}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _thresholds(summary: dict[str, Any]) -> str:
-    rows = []
-    for t in summary.get("thresholds") or []:
-        observed = t.get("observed")
-        verdict = '<span class="ok">✓ passed</span>' if t.get("ok") else '<span class="bad">✗ failed</span>'
-        rows.append([_e(t.get("metric")), _e(t.get("threshold")),
-                     _e(f"{observed:g}" if isinstance(observed, int | float) else "-"),
-                     verdict + (f" ({_e(t['reason'])})" if t.get("reason") else "")])
-    if not rows:
-        return "<p>No thresholds were defined.</p>"
-    return _table(["metric", "threshold", "observed", "verdict"], rows, left=2)
-
-
-def _scenarios(summary: dict[str, Any]) -> str:
-    rows = []
-    for name, sc in (summary.get("scenarios") or {}).items():
-        d, lat = sc.get("http_req_duration") or {}, sc.get("http_req_latency") or {}
-        sched = sc.get("schedule")
-        kept = "-" if not sched else ('<span class="ok">kept</span>' if sched.get("kept")
-                                      else '<span class="bad">NOT kept</span>')
-        rows.append([_e(name), _e(sc.get("description", sc.get("executor", ""))),
-                     f"{sc.get('iterations', 0):,.0f}", f"{sc.get('iteration_rate', 0):,.1f}",
-                     f"{sc.get('http_reqs', 0):,.0f}", f"{100 * sc.get('http_req_failed_rate', 0):.2f}%",
-                     *(_e(format_ms(d.get(p))) for p in ("p50", "p95", "p99", "p99.9", "max")),
-                     _e(format_ms(lat.get("p99"))), f"{sc.get('dropped_iterations', 0):,.0f}", kept])
-    return _table(["scenario", "executor", "iterations", "it/s", "requests", "failed", "p50", "p95",
-                   "p99", "p99.9", "max", "latency p99", "dropped", "schedule"], rows, left=2)
-
-
-def _errors(summary: dict[str, Any]) -> str:
-    errors = summary.get("errors") or []
-    if not errors:
-        return ""
-    rows = [[_e(e.get("error")), f"{e.get('count', 0):,}"] for e in errors[:20]]
-    more = f"<p>{len(errors) - 20} more in summary.json</p>" if len(errors) > 20 else ""
-    return "<h2>Iteration errors</h2>" + _table(["error", "count"], rows) + more
-
-
-def _methodology(meta: dict[str, Any]) -> str:
-    host = meta.get("host") or {}
-    git = meta.get("git") or {}
-    items: list[tuple[str, Any]] = [
-        ("source", meta.get("source")), ("target", meta.get("target")),
-        ("target version", meta.get("target_version")),
-        ("started", meta.get("started_at")), ("ended", meta.get("ended_at")),
-        ("duration", f"{meta['duration_s']}s" if "duration_s" in meta else None),
-        ("command", "fleetload " + shlex.join(str(a) for a in meta.get("command") or [])),
-        ("git", f"{git.get('commit')}{' (dirty)' if git.get('dirty') else ''}" if git else None),
-        ("workers", meta.get("workers")),
-        *((f"host {k.replace('_', ' ')}", v) for k, v in host.items()),
-        ("client", meta.get("client")), ("env keys", meta.get("env_keys")),
-        *((f"scenario {k}", v) for k, v in (meta.get("scenarios") or {}).items()),
-        ("thresholds", meta.get("thresholds")), ("observers", meta.get("observers")),
-        ("observation failures", meta.get("observation_failures")),
-    ]
-    body = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v if isinstance(v, str) else json.dumps(v))}</dd>"
-                   for k, v in items if v not in (None, "", [], {}))
-    return f'<dl class="meta">{body}</dl>'
-
-
-def _kpis(summary: dict[str, Any]) -> str:
-    metrics = summary.get("metrics") or {}
-    run = summary.get("run") or {}
-
-    def value(name: str, key: str) -> float | None:
-        return _num(((metrics.get(name) or {}).get("values") or {}).get(key))
-
-    reqs, rate, failed = value("http_reqs", "count"), value("http_reqs", "rate"), value("http_req_failed", "rate")
-    kpis = [("duration", f"{float(run.get('elapsed') or 0):.1f}s"),
-            ("requests", f"{reqs:,.0f}" if reqs is not None else "-"),
-            ("requests/s", f"{rate:,.1f}" if rate is not None else "-"),
-            ("failed", f"{100 * failed:.2f}%" if failed is not None else "-"),
-            ("p95", format_ms(value("http_req_duration", "p(95)"))),
-            ("p99", format_ms(value("http_req_duration", "p(99)"))),
-            ("dropped", f"{value('dropped_iterations', 'count') or 0:,.0f}")]
-    return '<div class="kpis">' + "".join(f"<div class=kpi><b>{_e(v)}</b><span>{_e(k)}</span></div>"
-                                          for k, v in kpis) + "</div>"
-
-
 def render_report(run_dir: Path) -> str:
     summary = load_json(run_dir / rundir.SUMMARY)
     meta = load_json(run_dir / rundir.META) if (run_dir / rundir.META).is_file() \
@@ -331,22 +237,24 @@ def render_report(run_dir: Path) -> str:
     data = chart_data(Timeline(rows, run_dir / rundir.HLOG), obs)
     run = summary.get("run") or {}
     verdict = str(run.get("verdict", "unknown"))
-    cls = verdict if verdict in ("passed", "failed") else "other"
-    stopped = f" — stopped: {_e(run['stopped_by'])}" if run.get("stopped_by") else ""
+    cls = verdict if verdict in ("passed", "failed", "inconclusive") else "other"
+    stopped = f" — stopped: {tables.esc(run['stopped_by'])}" if run.get("stopped_by") else ""
     # "<" is escaped so no string in the data can close the script element.
     payload = scrub_credentials(json.dumps(data, separators=(",", ":"))).replace("<", "\\u003c")
     body = scrub_credentials(
-        f"<header><h1>fleetload run {_e(run.get('id', run_dir.name))}"
-        f'<span class="verdict {cls}">{_e(verdict.upper())} (exit {_e(run.get("exit_code", "?"))})'
-        f"</span></h1><div class=sub>{_e(meta.get('source', ''))} — started "
-        f"{_e(meta.get('started_at', ''))}{stopped}</div></header><main>{_kpis(summary)}"
-        f"<h2>Thresholds</h2>{_thresholds(summary)}"
+        f"<header><h1>fleetload run {tables.esc(run.get('id', run_dir.name))}"
+        f'<span class="verdict {cls}">{tables.esc(verdict.upper())} (exit {tables.esc(run.get("exit_code", "?"))})'
+        f"</span></h1><div class=sub>{tables.esc(meta.get('source', ''))} — started "
+        f"{tables.esc(meta.get('started_at', ''))}{stopped}</div></header><main>"
+        f"{tables.validity(summary)}{tables.kpis(summary)}"
+        f"<h2>Thresholds</h2>{tables.thresholds(summary)}"
         '<div id="charts"></div><div id="render-status" class="bad"></div>'
-        f"<h2>Scenarios</h2>{_scenarios(summary)}{_errors(summary)}"
-        f"<h2>Methodology</h2>{_methodology(meta)}</main>")
+        f"<h2>Scenarios</h2>{tables.scenarios(summary)}{tables.failures(summary)}"
+        f"{tables.errors(summary)}"
+        f"<h2>Methodology</h2>{tables.methodology(meta)}</main>")
     return ("<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
             '<meta name=viewport content="width=device-width, initial-scale=1">'
-            f"<title>fleetload {_e(run.get('id', ''))} — {_e(verdict)}</title>"
+            f"<title>fleetload {tables.esc(run.get('id', ''))} — {tables.esc(verdict)}</title>"
             f"<style>{_asset('report.css')}</style></head><body>{body}"
             f'<script type="application/json" id="report-data">{payload}</script>'
             f"<script>{_asset('report.js')}</script>"

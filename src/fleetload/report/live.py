@@ -76,7 +76,16 @@ class LiveLine:
             rate += f" ({iters / span:,.0f} of {sched:,.0f} it/s scheduled)"
         parts.append(rate)
         parts.append(f"in flight {in_flight:,.0f}")
-        parts.append(f"failed {100.0 * failed / reqs:.2f}%" if reqs else "failed -")
+        reasons: dict[str, float] = {}
+        for r in rows:
+            for sc in r["scenarios"].values():
+                for reason, n in (sc.get("fail_reasons") or {}).items():
+                    reasons[reason] = reasons.get(reason, 0.0) + n
+        top = max(reasons.items(), key=lambda kv: kv[1], default=None)
+        failed_text = f"failed {100.0 * failed / reqs:.2f}%" if reqs else "failed -"
+        if top is not None and failed:
+            failed_text += f" (top: {top[0]} {100.0 * top[1] / failed:.0f}%)"
+        parts.append(failed_text)
         parts.append(f"p95 {p95:.1f}ms" if p95 is not None else "p95 -")
         parts.append(f"dropped {self.total_dropped:,.0f}" + (f" (+{dropped:,.0f})" if dropped else ""))
         if behind > BEHIND_WARN:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from fleetload.durations import format_duration
+from fleetload.results.failures import failure_lines
+from fleetload.results.validity import validity_lines
 
 
 def format_ms(v: float | None) -> str:
@@ -94,8 +96,9 @@ def render_summary(summary: dict[str, Any], *, results_dir: str | None = None) -
         why = []
         if sched["dropped_iterations"]:
             why.append(f"{sched['dropped_iterations']:,.0f} dropped (in-flight cap reached)")
-        if sched["behind"]:
-            why.append(f"fell behind: start lag p99 {format_ms(lag.get('p99'))}")
+        bound = sched.get("lag_bound_ms")
+        if lag.get("p99") is not None and bound is not None and lag["p99"] > bound:
+            why.append(f"start lag p99 {format_ms(lag.get('p99'))} above {format_ms(bound)}")
         lines.append(f"  schedule {name}: {state}; start lag p99 {format_ms(lag.get('p99'))}"
                      + (f" - {'; '.join(why)}" if why else ""))
     for name, sc in summary["scenarios"].items():
@@ -107,11 +110,22 @@ def render_summary(summary: dict[str, Any], *, results_dir: str | None = None) -
         lines.append("")
         lines.append(f"  {title}")
         lines.extend(f"  {line}" for line in extra)
-    if summary["errors"]:
+    for name, sc in summary["scenarios"].items():
+        failures = sc.get("failures") or {}
+        if failures.get("requests_failed") or failures.get("iteration_errors"):
+            lines.append("")
+            lines.append(f"  failures {name}")
+            lines.extend(f"  {line}" for line in failure_lines(failures))
+    loose = [e for e in summary["errors"] if not e.get("scenario")]
+    if loose:
         lines.append("")
         lines.append("  iteration errors")
-        for e in summary["errors"][:10]:
+        for e in loose[:10]:
             lines.append(f"  {e['count']:>8,} x {e['error']}")
+    validity = run.get("validity") or {}
+    if validity_lines(validity):
+        lines.append("")
+        lines.extend(f"  {line}" for line in validity_lines(validity))
     lines.append("")
     verdict = run["verdict"]
     lines.append(f"  verdict: {verdict.upper()} (exit {run['exit_code']})")

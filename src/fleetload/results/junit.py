@@ -29,7 +29,8 @@ def _suite(name: str, cases: Sequence[tuple[str, str, float, str | None, str]]) 
 
 
 def thresholds_suite(summary: dict[str, Any]) -> ET.Element:
-    """One test case per threshold expression; failed thresholds are failures."""
+    """One test case per threshold expression (failed thresholds are failures),
+    and one for the run's validity (an inconclusive run is a failure)."""
     run = summary.get("run") or {}
     elapsed = float(run.get("elapsed") or 0.0)
     cases = []
@@ -41,6 +42,8 @@ def thresholds_suite(summary: dict[str, Any]) -> ET.Element:
         failure = None if t.get("ok") else f"{t['metric']} {t['threshold']} failed: {detail}"
         cases.append(("fleetload.thresholds", f"{t['metric']} {t['threshold']}", elapsed,
                       failure, detail))
+    if run.get("validity") is not None:
+        cases.append(validity_case(summary))
     return _suite(f"fleetload thresholds ({run.get('id', '')})", cases)
 
 
@@ -70,3 +73,15 @@ def write_junit(path: Path, suites: Sequence[ET.Element]) -> None:
     ET.indent(root)
     path.parent.mkdir(parents=True, exist_ok=True)
     ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def validity_case(summary: dict[str, Any]) -> tuple[str, str, float, str | None, str]:
+    """The run's validity as one test case: failed when the run is inconclusive."""
+    run = summary.get("run") or {}
+    v = run.get("validity") or {}
+    reasons = v.get("reasons") or []
+    text = "; ".join(reasons) if reasons else "the run delivered the load asked for"
+    failure = None
+    if reasons and not v.get("allowed"):
+        failure = f"inconclusive: the run did not deliver the load asked for: {text}"
+    return ("fleetload.run", "run validity", float(run.get("elapsed") or 0.0), failure, text)

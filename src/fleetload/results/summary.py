@@ -6,8 +6,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fleetload.metrics.aggregate import Aggregate
+from fleetload.metrics.failure_samples import ReasonSamples, SampleKey
 from fleetload.metrics.kinds import Kind, make_tags, series_name
 from fleetload.metrics.thresholds import Evaluation, ThresholdSet
+from fleetload.results.failures import failure_breakdown
+from fleetload.results.validity import ValidityRules, schedule_kept
 from fleetload.script.model import Scenario
 
 SUMMARY_TREND_STATS = ["avg", "min", "med", "max", "p(90)", "p(95)", "p(99)", "p(99.9)"]
@@ -91,7 +94,8 @@ class SummaryView:
 
 
 def scenario_section(agg: Aggregate, sc: Scenario, elapsed: float,
-                     status: Mapping[str, float] | None = None) -> dict[str, Any]:
+                     status: Mapping[str, float] | None = None,
+                     rules: ValidityRules | None = None) -> dict[str, Any]:
     tags = (("scenario", sc.name),)
     ex = sc.executor
     active = max(min(elapsed - float(ex.start_time), ex.scheduled_duration()), 1e-9)
@@ -137,21 +141,30 @@ def scenario_section(agg: Aggregate, sc: Scenario, elapsed: float,
         scheduled = (pacer_total().total() if callable(pacer_total)
                      else getattr(ex, "per_second", 0.0) * ex.scheduled_duration())
         behind = bool(lag and lag["p99"] / 1000.0 > BEHIND_P99)
+        rules = rules or ValidityRules()
         section["schedule"] = {
             "scheduled_iterations": scheduled,
             "iteration_lag": lag,
             "dropped_iterations": dropped,
-            "kept": dropped == 0 and not behind,
+            "kept": schedule_kept(dropped, lag["p99"] if lag else None, rules),
             "behind": behind,
+            "lag_bound_ms": rules.lag_bound * 1000.0,
         }
     return section
 
 
 def build_summary(agg: Aggregate, scenarios: Sequence[Scenario], thresholds: Sequence[ThresholdSet],
                   evaluation: Evaluation, *, meta: dict[str, Any], run: dict[str, Any],
-                  errors: dict[str, int],
-                  status: Mapping[str, Mapping[str, float]] | None = None) -> dict[str, Any]:
+                  errors: Mapping[tuple[str, str], int],
+                  samples: Mapping[SampleKey, ReasonSamples] | None = None,
+                  status: Mapping[str, Mapping[str, float]] | None = None,
+                  rules: ValidityRules | None = None) -> dict[str, Any]:
     status = status or {}
+    sections = {}
+    for sc in scenarios:
+        section = scenario_section(agg, sc, agg.elapsed, status.get(sc.name), rules)
+        section["failures"] = failure_breakdown(agg, sc.name, samples or {}, errors)
+        sections[sc.name] = section
     return {
         "root_group": {"name": "", "path": "", "id": "d41d8cd98f00b204e9800998ecf8427e",
                        "groups": [], "checks": checks_section(agg)},
@@ -159,13 +172,12 @@ def build_summary(agg: Aggregate, scenarios: Sequence[Scenario], thresholds: Seq
                     "noColor": True},
         "state": {"testRunDurationMs": agg.elapsed * 1000.0},
         "metrics": metrics_section(agg, scenarios, thresholds, evaluation),
-        "scenarios": {sc.name: scenario_section(agg, sc, agg.elapsed, status.get(sc.name))
-                      for sc in scenarios},
+        "scenarios": sections,
         "thresholds": [{"metric": v.selector, "threshold": v.source, "ok": v.ok,
                         "observed": v.observed, "reason": v.reason or None}
                        for v in evaluation.verdicts],
-        "errors": [{"error": text, "count": n}
-                   for text, n in sorted(errors.items(), key=lambda kv: -kv[1])],
+        "errors": [{"scenario": scenario, "error": text, "count": n}
+                   for (scenario, text), n in sorted(errors.items(), key=lambda kv: -kv[1])],
         "run": run,
         "meta": meta,
     }

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from fleetload.metrics.failure_samples import failure_reason
 from fleetload.metrics.histogram import Binned, Histogram
 from fleetload.metrics.kinds import Tags
 from fleetload.metrics.snapshot import IntervalSnapshot, merge_binned
@@ -51,6 +52,11 @@ def interval_row(snap: IntervalSnapshot) -> dict[str, Any]:
         sc = _scenario(tags)
         if metric == "http_reqs":
             row(sc)["reqs"] += v
+            if ("expected_response", "false") in tags:
+                t = dict(tags)
+                reasons = row(sc).setdefault("fail_reasons", {})
+                reason = failure_reason(int(t.get("status", "0") or 0), t.get("error"))
+                reasons[reason] = reasons.get(reason, 0.0) + v
         elif metric == "iterations":
             row(sc)["iterations"] += v
         elif metric == "dropped_iterations":
@@ -76,7 +82,7 @@ def interval_row(snap: IntervalSnapshot) -> dict[str, Any]:
             row(sc).setdefault("status", {})[name] = value
     return {"i": snap.index, "t": round(snap.end, 3), "dt": round(snap.end - snap.start, 3),
             "scenarios": per, "connections": snap.notes.get("connections", 0.0),
-            "behind": behind}
+            "behind": behind, "cpu": snap.notes.get("max_cpu")}
 
 
 class TimelineWriter:
