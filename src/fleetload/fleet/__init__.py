@@ -13,19 +13,22 @@ from typing import Any
 from fleetload.fleet.agent import (
     Agent,
     Disconnected,
+    FleetLike,
     PendingApproval,
     RegistrationTimeout,
     Rejected,
     Unregistered,
 )
-from fleetload.fleet.executor import Fleet, FleetContext
+from fleetload.fleet.config import Fleet
 from fleetload.fleet.http_agent import HttpAgent
+from fleetload.fleet.lifecycle import FleetContext
 
 __all__ = [
     "Agent",
     "Disconnected",
     "Fleet",
     "FleetContext",
+    "FleetLike",
     "GrpcAgent",
     "HttpAgent",
     "PendingApproval",

@@ -36,13 +36,43 @@ agent of Python objects.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+import random
+from collections.abc import Mapping
+from enum import IntEnum
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from fleetload.fleet import identity
 
 if TYPE_CHECKING:
-    from fleetload.fleet.executor import FleetContext
+    from fleetload.engine.runtime import ScenarioRuntime
+    from fleetload.fleet.config import Fleet
     from fleetload.fleet.metrics import FleetStats
+
+
+class FleetLike(Protocol):
+    """What an agent sees of its fleet (``self.fleet``): one worker's share of it."""
+
+    ex: Fleet
+    """The fleet's options (``ex.conn_fanout``, ``ex.tasks``, ``ex.registration_timeout``...)."""
+    rt: ScenarioRuntime
+    """The scenario's runtime: ``rt.client`` is the worker's HTTP client."""
+    run_id: str
+    hostname_prefix: str
+    options: Mapping[str, Any]
+    token: str | None
+    grpc_target: str | None
+    rng: random.Random
+    metrics_step: float
+    stats: FleetStats
+    lo: int
+    hi: int
+    shared: dict[str, Any]
+
+    def spawn(self, coro: Any) -> None: ...
+
+    def disconnected(self, agent: Agent, reason: str) -> None: ...
+
+    def reregister(self, agent: Agent, reason: str) -> None: ...
 
 
 class Rejected(Exception):
@@ -65,9 +95,27 @@ class Disconnected(Exception):
     """The connection or stream is gone: reconnect with backoff."""
 
 
-# Agent lifecycle states.
-NEW, REGISTERING, PENDING, FAILED, DISCONNECTED, CONNECTED, CLOSED = range(7)
-STATE_NAMES = ("new", "registering", "pending", "failed", "disconnected", "connected", "closed")
+class State(IntEnum):
+    """Where an agent is in its life (the transitions are in
+    :mod:`fleetload.fleet.lifecycle`)."""
+
+    NEW = 0
+    REGISTERING = 1
+    PENDING = 2
+    FAILED = 3
+    DISCONNECTED = 4
+    CONNECTED = 5
+    CLOSED = 6
+
+
+class Registration(IntEnum):
+    """The outcome of an agent's last registration, as counted in the live line."""
+
+    NONE = 0
+    ACTIVE = 1
+    PENDING = 2
+    FAILED = 3
+
 
 AGENT_VERSION = "fleetload-agent/1.0"
 
@@ -85,7 +133,7 @@ class Agent:
     has_poll: ClassVar[bool] = False
     """True when the agent has a ``poll()`` hook run every ``work_poll_interval``."""
 
-    def __init__(self, fleet: FleetContext, index: int) -> None:
+    def __init__(self, fleet: FleetLike, index: int) -> None:
         self.fleet = fleet
         self.index = index
         self.hostname = identity.hostname(fleet.hostname_prefix, fleet.run_id, index)
@@ -101,8 +149,8 @@ class Agent:
         self.cpu = 5.0 + 30.0 * rnd()
         self.mem = 20.0 + 40.0 * rnd()
         self.disk = 30.0 + 40.0 * rnd()
-        self._state = NEW
-        self._reg = 0  # 0 none, 1 active, 2 pending, 3 failed (for the counts)
+        self._state = State.NEW
+        self._reg = Registration.NONE
         self._gen = 0
         self._failures = 0
 
@@ -125,11 +173,11 @@ class Agent:
 
     @property
     def connected(self) -> bool:
-        return self._state == CONNECTED
+        return self._state == State.CONNECTED
 
     @property
     def lifecycle(self) -> str:
-        return STATE_NAMES[self._state]
+        return self._state.name.lower()
 
     def sample_metrics(self) -> dict[str, float]:
         """Synthetic gauges drifting as a bounded random walk (``--metrics-jitter``
@@ -145,6 +193,22 @@ class Agent:
         """Tell the executor the stream or connection dropped: it reconnects
         with backoff (ignored while the fleet is stopping)."""
         self.fleet.disconnected(self, reason)
+
+    # -- fleet-wide hooks (once per worker) ----------------------------------------------
+    @staticmethod
+    async def setup_fleet(fleet: FleetLike) -> None:
+        """Before the first agent starts: open what the worker's agents share
+        (``fleet.shared``), derive addresses, check credentials."""
+
+    @staticmethod
+    async def teardown_fleet(fleet: FleetLike) -> None:
+        """After the last agent closed: release what ``setup_fleet`` opened."""
+
+    @staticmethod
+    def sockets_needed(fleet: FleetLike) -> int:
+        """Sockets this worker's agents may hold at once (the open-file limit is
+        raised to fit, with a warning when it cannot be)."""
+        return 256
 
     # -- lifecycle hooks ------------------------------------------------------------------
     async def register(self) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import grpc
@@ -23,6 +23,7 @@ from fleetload.fleet.agent import (
     AGENT_VERSION,
     Agent,
     Disconnected,
+    FleetLike,
     PendingApproval,
     RegistrationTimeout,
     Rejected,
@@ -30,9 +31,6 @@ from fleetload.fleet.agent import (
 )
 from fleetproto import ingest_pb2 as pb
 from fleetproto import ingest_pb2_grpc as pb_grpc
-
-if TYPE_CHECKING:
-    from fleetload.fleet.executor import FleetContext
 
 DEFAULT_GRPC_PORT = 9443
 CHUNK = 500
@@ -68,7 +66,7 @@ def _err(e: grpc.aio.AioRpcError) -> str:
     return f"{code.name if code else 'UNKNOWN'}: {(e.details() or '')[:120]}"
 
 
-async def derive_grpc_target(ctx: FleetContext) -> str:
+async def derive_grpc_target(ctx: FleetLike) -> str:
     """``--grpc-target`` if given; else what the target advertises in ``GET
     /version`` (``grpc``/``grpc_target``); else the --target host on port 9443."""
     if ctx.grpc_target:
@@ -135,7 +133,7 @@ class GrpcAgent(Agent):
     transport: ClassVar[str] = "grpc"
     uses_stream: ClassVar[bool] = True
 
-    def __init__(self, fleet: FleetContext, index: int) -> None:
+    def __init__(self, fleet: FleetLike, index: int) -> None:
         super().__init__(fleet, index)
         self._call: Any = None
         self._reader: asyncio.Task[None] | None = None
@@ -146,7 +144,7 @@ class GrpcAgent(Agent):
 
     # -- per-worker setup --------------------------------------------------------------
     @staticmethod
-    async def setup_fleet(ctx: FleetContext) -> None:
+    async def setup_fleet(ctx: FleetLike) -> None:
         target = await derive_grpc_target(ctx)
         ctx.shared["channels"] = Channels(target, ctx.ex.conn_fanout,
                                           getattr(ctx.rt.client, "_ca_file", None))
@@ -154,11 +152,11 @@ class GrpcAgent(Agent):
             raise ConfigError("the gRPC fleet needs a registration token: --token KEY")
 
     @staticmethod
-    def sockets_needed(ctx: FleetContext) -> int:
+    def sockets_needed(ctx: FleetLike) -> int:
         return (ctx.hi - ctx.lo) // max(1, ctx.ex.conn_fanout) + 64
 
     @staticmethod
-    async def teardown_fleet(ctx: FleetContext) -> None:
+    async def teardown_fleet(ctx: FleetLike) -> None:
         channels = ctx.shared.pop("channels", None)
         if channels is not None:
             await channels.close()
@@ -309,7 +307,7 @@ class GrpcAgent(Agent):
             self._call = None
             self._reader = None
             if code == grpc.StatusCode.UNAUTHENTICATED:
-                self.fleet._reregister(self, reason)
+                self.fleet.reregister(self, reason)
             else:
                 self.disconnected(reason)
 
