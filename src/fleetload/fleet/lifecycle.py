@@ -1,8 +1,8 @@
 """One worker's share of a fleet at run time: agents, their lifecycle, the ramp.
 
-What happens to an agent is an :class:`Event`; what an event does is one row
-of :data:`TRANSITIONS` (its new state, its registration outcome, whether it
-is through the ramp, and what is retried after a backoff). Registrations run
+What happens to an agent is an :class:`~fleetload.fleet.transitions.Event`;
+what an event does is one row of the transition table
+(:mod:`fleetload.fleet.transitions`). Registrations run
 in at most ``registration_concurrency`` tasks, each taking the next queued
 agent (ramp order) when it is done, so an idle cap costs nothing and a busy
 one never wakes more than one task per agent. Ticks come from one
@@ -18,8 +18,6 @@ import random
 import time
 from collections import deque
 from collections.abc import Coroutine
-from dataclasses import dataclass
-from enum import Enum, IntEnum, auto
 from typing import Any
 
 from fleetload.engine.executors.base import sleep_until
@@ -27,56 +25,12 @@ from fleetload.engine.runtime import ScenarioRuntime
 from fleetload.errors import ConfigError
 from fleetload.fleet import agent as A
 from fleetload.fleet import metrics as fm
-from fleetload.fleet.agent import Agent, Registration, State
+from fleetload.fleet.agent import Agent, State
 from fleetload.fleet.backoff import backoff_delay
 from fleetload.fleet.config import Fleet
 from fleetload.fleet.limits import raise_nofile
 from fleetload.fleet.schedule import TimerHeap, code_of
-
-
-class Action(IntEnum):
-    """What a heap entry asks for (the low 3 bits of its code)."""
-
-    START = 0  # register
-    HEARTBEAT = 1
-    POLL = 2
-    RECONNECT = 3
-
-
-class Event(Enum):
-    ACTIVE = auto()  # registration came back active: connect next
-    PENDING = auto()  # registered but not approved (or no longer approved)
-    TIMED_OUT = auto()  # the registration's outcome is unknown: pending, retried
-    REJECTED = auto()  # the server refused the registration for good
-    REG_FAILED = auto()  # the registration failed: retried
-    CONNECTED = auto()  # open() succeeded: ticking
-    CONNECT_FAILED = auto()  # open() failed: reconnect
-    DROPPED = auto()  # the stream or connection went away: reconnect
-    UNREGISTERED = auto()  # the server does not know the agent: register again
-
-
-@dataclass(frozen=True, slots=True)
-class Transition:
-    state: State | None  # None: unchanged
-    registration: Registration | None  # None: unchanged
-    settles: bool  # the agent is through the ramp
-    retry: Action | None  # scheduled after a backoff
-
-
-TRANSITIONS: dict[Event, Transition] = {
-    Event.ACTIVE: Transition(None, Registration.ACTIVE, False, None),
-    Event.PENDING: Transition(State.PENDING, Registration.PENDING, True, None),
-    Event.TIMED_OUT: Transition(State.PENDING, Registration.PENDING, False, Action.START),
-    Event.REJECTED: Transition(State.FAILED, Registration.FAILED, True, None),
-    Event.REG_FAILED: Transition(None, Registration.FAILED, False, Action.START),
-    Event.CONNECTED: Transition(State.CONNECTED, None, True, None),
-    Event.CONNECT_FAILED: Transition(State.DISCONNECTED, None, False, Action.RECONNECT),
-    Event.DROPPED: Transition(State.DISCONNECTED, None, False, Action.RECONNECT),
-    Event.UNREGISTERED: Transition(State.NEW, Registration.NONE, False, Action.START),
-}
-
-_REG_KEYS = {Registration.ACTIVE: "regs_active", Registration.PENDING: "regs_pending",
-             Registration.FAILED: "regs_failed"}
+from fleetload.fleet.transitions import REG_KEYS, TRANSITIONS, Action, Event
 
 
 class FleetContext:
@@ -155,9 +109,9 @@ class FleetContext:
         st = self.stats.status
         if t.registration is not None and t.registration != agent._reg:
             if agent._reg:
-                st[_REG_KEYS[agent._reg]] -= 1
+                st[REG_KEYS[agent._reg]] -= 1
             if t.registration:
-                st[_REG_KEYS[t.registration]] += 1
+                st[REG_KEYS[t.registration]] += 1
             agent._reg = t.registration
         if t.state is not None:
             was = agent._state == State.CONNECTED
