@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from fleetload.engine.loop import run_async
-from fleetload.engine.runner import RunConfig, run_test
+from fleetload.run import RunConfig, run_test
 from fleetload.script.options import Overrides
 from fleetload.script.recipe import PlanRecipe
 

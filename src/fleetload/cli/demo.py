@@ -12,8 +12,8 @@ import click
 
 from fleetload.durations import parse_duration
 from fleetload.engine.loop import run_async
-from fleetload.engine.runner import RunConfig, run_test
 from fleetload.errors import FleetloadError
+from fleetload.run import RunConfig, run_test
 from fleetload.script.options import Overrides
 from fleetload.script.recipe import PlanRecipe
 

@@ -9,8 +9,8 @@ import math
 import shlex
 from typing import Any
 
-from fleetload.report.text import format_ms
 from fleetload.results.failures import rate_limit_line
+from fleetload.results.text import format_ms
 
 
 def _num(v: Any) -> float | None:

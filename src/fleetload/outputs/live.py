@@ -7,12 +7,15 @@ from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
 from fleetload.durations import format_duration
+from fleetload.outputs.base import Interval, RunEnd, RunStart
 
 # A scheduler later than this is "behind schedule" (iterations start late).
 BEHIND_WARN = 0.1
 
+StatusFormatter = Callable[[Mapping[str, float]], str | None]
 
-def _p95(rows: list[dict[str, Any]]) -> float | None:
+
+def _p95(rows: list[Mapping[str, Any]]) -> float | None:
     """Largest per-interval p95 in the window: a conservative live figure (the
     exact run-wide percentiles come in the summary)."""
     best = None
@@ -24,39 +27,53 @@ def _p95(rows: list[dict[str, Any]]) -> float | None:
     return best
 
 
+def _top_reason(rows: list[Mapping[str, Any]]) -> tuple[str, float] | None:
+    reasons: dict[str, float] = {}
+    for r in rows:
+        for sc in r["scenarios"].values():
+            for reason, n in (sc.get("fail_reasons") or {}).items():
+                reasons[reason] = reasons.get(reason, 0.0) + n
+    return max(reasons.items(), key=lambda kv: kv[1], default=None)
+
+
 class LiveLine:
-    def __init__(self, *, every: float, planned: float,
-                 scheduled_rate: Callable[[float], float | None],
-                 out: TextIO | None = None, quiet: bool = False,
-                 formatters: Mapping[str, Callable[[Mapping[str, float]], str | None]] | None = None,
-                 ) -> None:
+    """An output: one line per ``every`` seconds on ``out``, plus one line per
+    scenario whose executor formats its own live numbers (a fleet's agents)."""
+
+    def __init__(self, *, every: float, out: TextIO | None = None, quiet: bool = False,
+                 formatters: Mapping[str, StatusFormatter] | None = None) -> None:
         self.formatters = dict(formatters or {})
-        self.status: dict[str, dict[str, float]] = {}
+        self.status: dict[str, Mapping[str, float]] = {}
         self.every = every
-        self.planned = planned
-        self.scheduled_rate = scheduled_rate
+        self.planned = 0.0
         self.out = out or sys.stderr
         self.quiet = quiet
-        self._window: list[dict[str, Any]] = []
+        self._window: list[Mapping[str, Any]] = []
+        self._scheduled: float | None = None
         self._last_print = 0.0
-        self.total_reqs = 0.0
-        self.total_failed = 0.0
+        self._last_t = 0.0
         self.total_dropped = 0.0
-        self.max_behind = 0.0
 
-    def on_row(self, row: dict[str, Any]) -> None:
+    def description(self) -> str:
+        return "live line"
+
+    def start(self, run: RunStart) -> None:
+        self.planned = run.planned
+
+    def add_interval(self, interval: Interval) -> None:
+        row = interval.row
         self._window.append(row)
-        for sc in row["scenarios"].values():
-            self.total_reqs += sc["reqs"]
-            self.total_failed += sc["failed"]
-            self.total_dropped += sc["dropped"]
+        self._scheduled = interval.scheduled_rate
         for name, sc in row["scenarios"].items():
+            self.total_dropped += sc["dropped"]
             if "status" in sc:
                 self.status[name] = sc["status"]
-        behind = max(row["behind"].values(), default=0.0)
-        self.max_behind = max(self.max_behind, behind)
+        self._last_t = row["t"]
         if row["t"] - self._last_print >= self.every - 1e-6:
             self.emit(row["t"])
+
+    def stop(self, end: RunEnd | None) -> None:
+        self.emit(self._last_t)
 
     def line(self, now: float) -> str:
         rows = self._window
@@ -70,19 +87,14 @@ class LiveLine:
         p95 = _p95(rows)
         planned = format_duration(self.planned) if self.planned < 86400 else "until stopped"
         parts = [f"[{format_duration(now):>7} / {planned}]"]
-        sched = self.scheduled_rate(now)
+        sched = self._scheduled
         rate = f"{reqs / span:,.0f} req/s" if reqs else f"{iters / span:,.0f} it/s"
         if sched:
             rate += f" ({iters / span:,.0f} of {sched:,.0f} it/s scheduled)"
         parts.append(rate)
         parts.append(f"in flight {in_flight:,.0f}")
-        reasons: dict[str, float] = {}
-        for r in rows:
-            for sc in r["scenarios"].values():
-                for reason, n in (sc.get("fail_reasons") or {}).items():
-                    reasons[reason] = reasons.get(reason, 0.0) + n
-        top = max(reasons.items(), key=lambda kv: kv[1], default=None)
         failed_text = f"failed {100.0 * failed / reqs:.2f}%" if reqs else "failed -"
+        top = _top_reason(rows)
         if top is not None and failed:
             failed_text += f" (top: {top[0]} {100.0 * top[1] / failed:.0f}%)"
         parts.append(failed_text)

@@ -1,0 +1,34 @@
+"""What a plan schedules: its length and the open-loop rate at a moment."""
+
+from __future__ import annotations
+
+from fleetload.script.loader import Plan
+
+
+def planned_duration(plan: Plan) -> float:
+    """Seconds of scheduled work: the longest scenario from the run's start."""
+    return max((float(s.executor.start_time) + s.executor.scheduled_duration()
+                for s in plan.scenarios), default=0.0)
+
+
+def max_duration(plan: Plan) -> float:
+    """The longest wall time the plan may take, graceful stops included."""
+    return max((s.executor.wall_time_limit() for s in plan.scenarios), default=0.0)
+
+
+def scheduled_rate(plan: Plan, t: float) -> float | None:
+    """Iterations/s the open-loop scenarios ask for ``t`` seconds into the run
+    (None when there is no open-loop scenario)."""
+    total, any_open = 0.0, False
+    for s in plan.scenarios:
+        ex = s.executor
+        if not ex.open_loop:
+            continue
+        any_open = True
+        pacer = ex.pacer() if hasattr(ex, "pacer") else None
+        local = t - float(ex.start_time)
+        if pacer is not None:
+            total += pacer.rate_at(local)
+        elif 0 <= local < ex.scheduled_duration():
+            total += float(getattr(ex, "per_second", 0.0))
+    return total if any_open else None
