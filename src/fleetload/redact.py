@@ -75,12 +75,17 @@ _FORM_SECRET = re.compile(
 _URL_CREDENTIALS = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@\"']+@")
 
 
+def scrub_credentials(text: str) -> str:
+    """Remove ``user:password@`` from every URL in a text: a last line of
+    defence for files fleetload copies or renders from a run directory."""
+    return _URL_CREDENTIALS.sub(r"\1", text)
+
+
 def redact_text(text: str) -> str:
     """Mask what looks like a secret in free text (a response body, an error
     message): JWTs, ``Bearer ...`` credentials, JSON fields and form fields
     with secret-looking names, and ``user:password@`` in URLs."""
-    text = _URL_CREDENTIALS.sub(r"\1", text)
-    text = _JWT.sub(MASK, text)
+    text = _JWT.sub(MASK, scrub_credentials(text))
     text = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
     text = _JSON_SECRET.sub(lambda m: f'{m.group(1)}"{MASK}"', text)
     return _FORM_SECRET.sub(lambda m: f"{m.group(1)}{MASK}", text)

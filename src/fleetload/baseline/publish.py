@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from fleetload.baseline.data import RunData
-from fleetload.baseline.record import scrub_credentials
 from fleetload.baseline.render import format_value
 from fleetload.errors import FleetloadError
+from fleetload.redact import scrub_credentials
 
 END_MARKER = b"<!-- /fleetload:baseline -->"
 

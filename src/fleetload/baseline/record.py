@@ -16,6 +16,7 @@ from pathlib import Path
 
 from fleetload.baseline.data import require_conclusive
 from fleetload.errors import FleetloadError
+from fleetload.redact import scrub_credentials
 from fleetload.results import rundir
 from fleetload.results.observations import OBSERVATIONS
 from fleetload.results.store import RunNotFound, is_run_dir, load_json
@@ -25,16 +26,6 @@ INFO = "baseline.json"
 REQUIRED = (rundir.SUMMARY, rundir.META, rundir.HLOG, rundir.TIMELINE)
 OPTIONAL = (rundir.SUMMARY_TXT, OBSERVATIONS)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-# scheme://user:password@host -> scheme://host, anywhere in a text.
-_URL_CREDENTIALS = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@\"']+@")
-
-
-def scrub_credentials(text: str) -> str:
-    """Remove ``user:password@`` from every URL in a text: a last line of
-    defence for files fleetload copies or renders from a run directory."""
-    return _URL_CREDENTIALS.sub(r"\1", text)
-
-
 def check_name(name: str) -> str:
     if not _NAME.match(name):
         raise FleetloadError(f"invalid baseline name {name!r}: use letters, digits, '.', '_' "

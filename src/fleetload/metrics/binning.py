@@ -15,9 +15,7 @@ import numpy as np
 
 from fleetload.metrics.collector import Batch, HttpSamples, IterationSamples
 from fleetload.metrics.histogram import Pending, bucket_indices
-from fleetload.metrics.kinds import HTTP_PHASES, SeriesKey
-from fleetload.metrics.snapshot import IntervalSnapshot
-from fleetload.protocols.http.response import (
+from fleetload.metrics.http_timing import (
     RAW_BLOCKED,
     RAW_BYTES_RECEIVED,
     RAW_BYTES_SENT,
@@ -28,6 +26,8 @@ from fleetload.protocols.http.response import (
     RAW_SENT,
     RAW_TLS,
 )
+from fleetload.metrics.kinds import HTTP_PHASES, SeriesKey
+from fleetload.metrics.snapshot import IntervalSnapshot
 
 HTTP_TRENDS = ("http_req_duration", "http_req_latency", *(f"http_req_{p}" for p in HTTP_PHASES))
 _ROWS_TIMED = ("http_req_duration", "http_req_latency", "http_req_sending", "http_req_waiting",

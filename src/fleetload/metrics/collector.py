@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from fleetload.metrics.http_timing import RawTimes
 from fleetload.metrics.kinds import SeriesKey, Tags
-from fleetload.protocols.http.response import RawTimes
 
 
 class HttpRecorder:
@@ -23,7 +23,7 @@ class HttpRecorder:
     callers append through the attributes and never keep the lists.
 
     A request costs two list appends: the response's raw timing tuple
-    (:data:`~fleetload.protocols.http.response.RawTimes`, which also carries
+    (:data:`~fleetload.metrics.http_timing.RawTimes`, which also carries
     the byte counts) and its latency origin. The eight trends and the three
     counters are computed from those columns when the samples are binned.
     """

@@ -16,8 +16,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from fleetload.baseline.record import scrub_credentials
 from fleetload.metrics.histogram import Histogram
+from fleetload.redact import scrub_credentials
 from fleetload.report import tables
 from fleetload.results import rundir
 from fleetload.results.hlog import read_hlog

@@ -34,6 +34,7 @@ from fleetload.protocols.http.methods import MethodShortcuts
 from fleetload.protocols.http.pool import AcquireFailed, Pool
 from fleetload.protocols.http.response import Response, Timings
 from fleetload.protocols.http.tls import build_ssl_context
+from fleetload.redact import redact_url
 
 _perf = time.perf_counter
 
@@ -302,21 +303,21 @@ class HttpClient(MethodShortcuts):
             parts = urlsplit(full)
             port = parts.port
         except ValueError as exc:
-            raise ValueError(f"invalid URL {_redact(full)!r}: {exc}") from None
+            raise ValueError(f"invalid URL {redact_url(full)!r}: {exc}") from None
         scheme = parts.scheme.lower()
         if scheme not in _DEFAULT_PORTS:
-            raise ValueError(f"unsupported URL scheme {parts.scheme!r} in {_redact(full)!r} "
+            raise ValueError(f"unsupported URL scheme {parts.scheme!r} in {redact_url(full)!r} "
                              "(only http and https)")
         host = parts.hostname
         if not host:
-            raise ValueError(f"invalid URL {_redact(full)!r}: no host")
+            raise ValueError(f"invalid URL {redact_url(full)!r}: no host")
         if not host.isascii():
             try:
                 host = host.encode("idna").decode("ascii")
             except UnicodeError as exc:
-                raise ValueError(f"invalid host in URL {_redact(full)!r}: {exc}") from None
+                raise ValueError(f"invalid host in URL {redact_url(full)!r}: {exc}") from None
         if any(c in host for c in " /\\\r\n\x00"):
-            raise ValueError(f"invalid host in URL {_redact(full)!r}")
+            raise ValueError(f"invalid host in URL {redact_url(full)!r}")
         if port is None:
             port = _DEFAULT_PORTS[scheme]
         hostpart = f"[{host}]" if ":" in host else host
@@ -481,17 +482,6 @@ def _failure(prep: Prepared, started: float, error: str, detail: str, blocked: f
     return Response(method=prep.method, url=prep.url, error=error, error_detail=detail,
                     timings=Timings(blocked=blocked, connecting=connecting,
                                     tls_handshaking=tls, started=started, finished=now))
-
-
-def _redact(url: str) -> str:
-    """The URL without ``user:pass@`` credentials, for messages."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    netloc, slash, tail = rest.partition("/")
-    if "@" in netloc:
-        netloc = "***@" + netloc.rsplit("@", 1)[1]
-    return f"{scheme}{sep}{netloc}{slash}{tail}"
 
 
 __all__ = ["MISSING", "SWEEP_INTERVAL", "HttpClient"]

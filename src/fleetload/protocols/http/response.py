@@ -10,9 +10,11 @@ from __future__ import annotations
 import json as _json
 from collections.abc import Iterable, Iterator, Mapping
 from http import HTTPStatus
-from typing import Any, Final, overload
+from typing import Any, overload
 
 import httptools
+
+from fleetload.metrics.http_timing import RAW_BYTES_RECEIVED, RAW_BYTES_SENT, RawTimes
 
 _HeaderPairs = list[tuple[bytes, bytes]]
 
@@ -213,27 +215,6 @@ class Timings:
                                        if k not in ("started", "finished")) + ")")
 
 
-#: What a connection stores per response, in this order (``Response._t``):
-#: the request's start, when its bytes started and finished going out, the
-#: first and last response byte (``time.perf_counter()``), the blocked,
-#: connecting and TLS phases (seconds), bytes sent and bytes received. One
-#: tuple instead of an object of nine attributes keeps the hot path short;
-#: the metrics binning reads these columns in bulk, and ``Response.timings``
-#: turns them into :class:`Timings` only when a script asks.
-RawTimes = tuple[float, float, float, float, float, float, float, float, int, int]
-RAW_STARTED: Final = 0
-RAW_SEND: Final = 1
-RAW_SENT: Final = 2
-RAW_FIRST: Final = 3
-RAW_LAST: Final = 4
-RAW_BLOCKED: Final = 5
-RAW_CONNECTING: Final = 6
-RAW_TLS: Final = 7
-RAW_BYTES_SENT: Final = 8
-RAW_BYTES_RECEIVED: Final = 9
-RAW_FIELDS: Final = 10
-
-
 def raw_times(t: Timings, bytes_sent: int = 0, bytes_received: int = 0) -> RawTimes:
     """The raw tuple that reproduces ``t`` (for responses built by hand)."""
     t_last = t.finished
@@ -368,4 +349,4 @@ class Response:
         return f"<Response {self.method} {self.url} {self.status}{extra}>"
 
 
-__all__ = ["Headers", "RawTimes", "Response", "Timings", "raw_times"]
+__all__ = ["Headers", "Response", "Timings", "raw_times"]
