@@ -1,4 +1,5 @@
-"""Duration strings as k6 writes them: ``"90s"``, ``"5m"``, ``"1h30m"``, ``"250ms"``."""
+"""Duration strings as k6 writes them: ``"90s"``, ``"5m"``, ``"1h30m"``, ``"250ms"``,
+and days for long soaks and certificate lifetimes (``"2d"``, ``"1d12h"``)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import re
 
 from fleetload.errors import ConfigError
 
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "us": 1e-6, "µs": 1e-6}
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|us|µs|s|m|h)")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "us": 1e-6, "µs": 1e-6}
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|us|µs|s|m|h|d)")
 
 
 def parse_duration(value: str | float | int, *, what: str = "duration") -> float:
@@ -29,7 +30,7 @@ def parse_duration(value: str | float | int, *, what: str = "duration") -> float
         total += float(match.group(1)) * _UNITS[match.group(2)]
         pos = match.end()
     if pos != len(text) or not text:
-        raise ConfigError(f"invalid {what} {value!r}: expected e.g. '30s', '5m', '1h30m', '250ms'")
+        raise ConfigError(f"invalid {what} {value!r}: expected e.g. '30s', '5m', '1h30m', '250ms', '2d'")
     return total
 
 

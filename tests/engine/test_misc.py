@@ -32,3 +32,11 @@ def test_redaction():
     for secret in ("s3cret", "zzz", "=k", "u:p"):
         assert secret not in out
     assert "REGION=eu" in out
+
+
+def test_durations_accept_days_everywhere() -> None:
+    from fleetload.durations import parse_duration
+
+    assert parse_duration("2d") == 172800.0
+    assert parse_duration("1d12h") == 129600.0
+    assert parse_duration("1d30s") == 86430.0
