@@ -6,6 +6,8 @@ import json
 import shutil
 from pathlib import Path
 
+from fleetload.cli.runs import short_source
+from tests.baseline.conftest import SCRIPT
 from tests.conftest import run_cli
 
 
@@ -22,7 +24,11 @@ def test_runs_lists_newest_first_and_shows_by_id_prefix_or_path(fast_run, slow_r
     # The slow run started later, so it comes first.
     assert [line.split()[0] for line in lines[1:]] == [slow_id, fast_id]
     assert "failed" in lines[1] and " 99 " in lines[1]
-    assert "passed" in lines[2] and "mixed.py" in lines[2]
+    # The source column keeps the script's file name however deep the
+    # checkout is: long paths are cut from the left.
+    assert "passed" in lines[2] and lines[2].endswith("/mixed.py")
+    source = lines[2].split("  ")[-1].strip()
+    assert len(source) <= 48 and str(SCRIPT).endswith(source.lstrip("…"))
 
     text = (fast_run.path / "summary.txt").read_text()
     for ref in (fast_id, fast_id[:-2], str(fast_run.path), "fast"):
@@ -56,3 +62,14 @@ def test_an_unfinished_run_is_listed_as_incomplete(fast_run, tmp_path):
     assert r.code == 0 and "incomplete" in r.stdout
     shown = run_cli("runs", "show", "killed", "--results-dir", str(root))
     assert shown.code == 2 and "did not finish" in shown.stderr
+
+
+
+def test_a_long_source_is_cut_from_the_left_at_a_folder() -> None:
+    deep = "/tmp/a/b/c/d/e/f/g/clone/src/fleetload/packs/agent_storm.py"
+    assert short_source(deep, 48) == "…/e/f/g/clone/src/fleetload/packs/agent_storm.py"
+    assert short_source(deep, 30) == "…/packs/agent_storm.py"
+    assert short_source(deep, 10) == "…_storm.py"  # narrower than the file name
+    assert short_source("/short.py", 48) == "/short.py"
+    one_liner = "GET http://127.0.0.1:8080/api/v1/certificates?per_page=50"
+    assert short_source(one_liner, 40) == "GET …/api/v1/certificates?per_page=50"

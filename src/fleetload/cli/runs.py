@@ -19,8 +19,22 @@ results_dir_option = click.option(
     help="Folder holding run directories (default: results).")
 
 
-def _short(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+_METHODS = ("GET ", "POST ", "PUT ", "PATCH ", "DELETE ", "HEAD ", "OPTIONS ")
+
+
+def short_source(text: str, width: int) -> str:
+    """A run's source in ``width`` characters, cut from the left so the script's
+    file name (or the URL's path) stays: ``…/packs/agent_storm.py``. A
+    one-liner keeps its method: ``GET …/api/v1/items``."""
+    if len(text) <= width:
+        return text
+    head = next((m for m in _METHODS if text.startswith(m)), "")
+    room = width - len(head) - 1
+    tail = text[len(text) - room:] if room > 0 else ""
+    cut = tail.find("/")
+    if 0 < cut < len(tail) - 1:
+        tail = tail[cut:]  # start at a folder boundary
+    return head + "…" + tail
 
 
 @click.group("runs", invoke_without_command=True)
@@ -49,7 +63,7 @@ def runs_cmd(ctx: click.Context, results_dir: Path | None) -> None:
         duration = format_duration(r.duration_s) if r.duration_s is not None else "-"
         code = str(r.exit_code) if r.exit_code is not None else "-"
         click.echo(f"{r.run_id:<22} {started:<19} {duration:>9}  {r.verdict:<11} {code:>4}  "
-                   f"{_short(r.source, _SOURCE_WIDTH)}")
+                   f"{short_source(r.source, _SOURCE_WIDTH)}")
 
 
 @runs_cmd.command("show")
