@@ -9,6 +9,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 MASK = "***"
 _SECRET_NAME = re.compile(r"(token|secret|passw|pwd|api[-_]?key|apikey|auth|credential|key$)", re.I)
 _SECRET_FLAGS = frozenset({"--token", "--admin-key", "--auth-secret", "--api-key", "--password"})
+# A script's own secret parameters: --client-secret, --db-password, --refresh-token...
+_SECRET_FLAG_END = re.compile(r"^--.*[-_](secret|password|passwd|token|api[-_]?key|apikey)$", re.I)
 
 
 def is_secret_name(name: str) -> bool:
@@ -44,7 +46,7 @@ def redact_argv(argv: Sequence[str]) -> list[str]:
             mask_next = False
             continue
         flag, eq, value = arg.partition("=")
-        if flag in _SECRET_FLAGS:
+        if flag in _SECRET_FLAGS or _SECRET_FLAG_END.match(flag):
             if eq:
                 out.append(f"{flag}={MASK}")
             else:

@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 import threading
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,6 +35,11 @@ class OAuthServer:
     @property
     def token_url(self) -> str:
         return self.url + "/token"
+
+    def token_answers(self) -> dict[int, int]:
+        """How the token endpoint has answered so far: {status: count}."""
+        with urllib.request.urlopen(self.url + "/stats", timeout=5) as r:
+            return {int(k): int(v) for k, v in json.loads(r.read()).items()}
 
 
 def missing() -> str | None:

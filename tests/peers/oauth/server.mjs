@@ -6,7 +6,8 @@
 // clients.json: [{"client_id": "...", "client_secret": "...",
 //                 "token_endpoint_auth_method": "client_secret_basic"}, ...]
 // The port may also come from OAUTH_PORT. Once listening it prints one line,
-// "READY http://127.0.0.1:PORT", on stdout; the token endpoint is /token.
+// "READY http://127.0.0.1:PORT", on stdout; the token endpoint is /token,
+// and GET /stats counts its answers by status.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
@@ -47,6 +48,20 @@ const provider = new Provider(issuer, {
   },
   ttl: { ClientCredentials: () => ttl },
   cookies: { keys: ['fleetload-test-cookie-key'] },
+});
+
+// Ground truth for the tests: GET /stats answers the token endpoint's
+// answers so far, by status ({"200": n, "401": n}).
+const tokenAnswers = {};
+provider.use(async (ctx, next) => {
+  if (ctx.method === 'GET' && ctx.path === '/stats') {
+    ctx.body = tokenAnswers;
+    return;
+  }
+  await next();
+  if (ctx.path === '/token') {
+    tokenAnswers[ctx.status] = (tokenAnswers[ctx.status] || 0) + 1;
+  }
 });
 
 const server = provider.listen(port, '127.0.0.1', () => {
