@@ -26,7 +26,8 @@ class RunAggregator:
         self.samples: dict[SampleKey, ReasonSamples] = {}
 
     def add(self, worker: int, snap: IntervalSnapshot) -> None:
-        self._last[worker] = snap.index
+        # Snapshots may arrive out of order (several transports): the newest counts.
+        self._last[worker] = max(self._last[worker], snap.index)
         if snap.notes.get("final"):
             self._done[worker] = True
         for key, n in snap.errors.items():

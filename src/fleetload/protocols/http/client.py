@@ -24,7 +24,7 @@ import re
 import ssl
 import time
 from collections.abc import Callable, Coroutine, Mapping
-from typing import Any, Final
+from typing import Any, Final, cast
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from fleetload._version import __version__
@@ -261,7 +261,8 @@ class HttpClient(MethodShortcuts):
         if self._sweep_handle is None:
             self._start_sweeper()
         try:
-            conn, blocked, connecting, tls = await prep.pool.acquire(deadline, fresh=fresh)
+            pool = cast(Pool, prep.pool)  # requests are prepared on this client's pools
+            conn, blocked, connecting, tls = await pool.acquire(deadline, fresh=fresh)
         except AcquireFailed as f:
             return _failure(prep, started, f.error, f.detail, f.blocked + extra_blocked,
                             f.connecting, f.tls)

@@ -12,15 +12,27 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import httptools
 
 from fleetload.protocols.http.errors import ErrorClass, classify
 from fleetload.protocols.http.response import Response, parse_head
 
-if TYPE_CHECKING:
-    from fleetload.protocols.http.pool import Pool
+
+class PoolLike(Protocol):
+    """What a connection needs of the pool that owns it (the pool is
+    :class:`fleetload.protocols.http.pool.Pool`; a test may pass its own)."""
+
+    loop: asyncio.AbstractEventLoop
+    keep_alive: bool
+    read_timeout: float
+    idle: dict[Connection, None]
+    waiters: Any  # truthy while requests wait for a connection
+
+    def release(self, conn: Connection) -> None: ...
+
+    def discard(self, conn: Connection) -> None: ...
 
 _perf = time.perf_counter
 _new = object.__new__
@@ -39,7 +51,7 @@ class Prepared:
 
     __slots__ = ("body", "data", "head", "idle", "method", "nbytes", "pool", "url")
 
-    def __init__(self, pool: Pool, method: str, url: str, data: bytes,
+    def __init__(self, pool: PoolLike, method: str, url: str, data: bytes,
                  body: bytes | None) -> None:
         self.pool = pool
         self.idle = pool.idle
@@ -96,7 +108,7 @@ class Connection(asyncio.Protocol):
         "tls", "transport", "wpaused",
     )
 
-    def __init__(self, pool: Pool) -> None:
+    def __init__(self, pool: PoolLike) -> None:
         self.pool = pool
         self.loop: asyncio.AbstractEventLoop = pool.loop
         self.create_future = self.loop.create_future
