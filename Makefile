@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit system-deps proto bench clean
+.PHONY: demo test lint typecheck imports unit system-deps npm-deps proto bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml
 system-deps:
 	@bash scripts/install-system-deps.sh
 
+npm-deps:
+	@bash scripts/install-npm-deps.sh
+
 demo: $(STAMP)
 	$(BIN)/fleetload demo
 
@@ -25,7 +28,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP) system-deps
+imports: $(STAMP)
+	$(BIN)/lint-imports
+
+unit: $(STAMP) system-deps npm-deps
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck unit
