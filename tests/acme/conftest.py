@@ -31,9 +31,9 @@ class PebbleSetup:
                 "--http01-listen", self.http01, "--tls-alpn-listen", self.tls_alpn]
 
 
-def _pebble(env: dict[str, str] | None = None) -> Iterator[PebbleSetup]:
+def _pebble(nonce_reject: int | None) -> Iterator[PebbleSetup]:
     http01, tls = free_port(), free_port()
-    pb = Pebble(http_port=http01, tls_port=tls, env=env)
+    pb = Pebble(http_port=http01, tls_port=tls, nonce_reject=nonce_reject)
     try:
         yield PebbleSetup(pb, f"127.0.0.1:{http01}", f"127.0.0.1:{tls}")
     finally:
@@ -42,13 +42,15 @@ def _pebble(env: dict[str, str] | None = None) -> Iterator[PebbleSetup]:
 
 @pytest.fixture(scope="module")
 def pebble() -> Iterator[PebbleSetup]:
-    yield from _pebble()
+    """Pebble as it comes: its default nonce rejection (5 %) included, which
+    the pack's defaults must absorb."""
+    yield from _pebble(None)
 
 
 @pytest.fixture
 def pebble_nonce_reject(request: pytest.FixtureRequest) -> Iterator[PebbleSetup]:
     """Pebble refusing ``request.param`` percent of valid nonces."""
-    yield from _pebble({"PEBBLE_WFE_NONCEREJECT": str(request.param)})
+    yield from _pebble(int(request.param))
 
 
 @pytest.fixture

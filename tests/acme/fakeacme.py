@@ -9,7 +9,10 @@ the other tests) and issues real certificates from a throwaway CA.
 ``faults`` maps a step (``new-order``, ``authz``, ``finalize``, ``cert``,
 ``new-account``, ``renewal-info``) to a fault: ``malformed_json``,
 ``no_location``, ``no_nonce``, ``status_500``, ``problem``, ``bad_nonce_once``,
-``bad_nonce_always``.
+``bad_nonce_always``; and ``authz`` to ``pending_error`` (authorizations are
+pending with an http-01 challenge which, once answered, stays ``pending`` with
+an ``error``, as Caddy does) or ``processing_error`` (the same, ``processing``:
+a server still retrying). ``contacts`` records each new-account's ``contact``.
 """
 
 from __future__ import annotations
@@ -57,6 +60,8 @@ class FakeAcme:
         self.seen: Counter[str] = Counter()
         self.algs: Counter[str] = Counter()
         self.bad_nonce_sent = 0
+        self.contacts: list[Any] = []
+        self._answered: set[str] = set()
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._nonces: set[str] = set()
@@ -203,6 +208,7 @@ class FakeAcme:
 
             def answer(self, step: str, path: str, payload: Any, jwk: dict[str, str]) -> None:
                 if step == "new-account":
+                    fake.contacts.append(payload.get("contact"))
                     kid = f"{fake.url}/acct/{next(fake._ids)}"
                     fake._accounts[kid] = jwk
                     self.send(201, {"status": "valid"}, location=kid[len(fake.url):])
@@ -218,7 +224,16 @@ class FakeAcme:
                 elif step == "authz":
                     oid, i = path.split("/")[2].split("-")
                     ident = fake._orders[oid]["identifiers"][int(i)]
+                    if fake.faults.get("authz") in ("pending_error", "processing_error"):
+                        self.send(200, {"status": "pending", "identifier": ident,
+                                        "challenges": [self.challenge(f"{oid}-{i}")]})
+                        return
                     self.send(200, {"status": "valid", "identifier": ident, "challenges": []})
+                elif step == "chall":
+                    key = path.split("/")[2]
+                    reply = self.challenge(key)  # as it was when the client answered
+                    fake._answered.add(key)
+                    self.send(200, reply)
                 elif step == "finalize":
                     oid = path.split("/")[2]
                     order = fake._orders[oid]
@@ -232,5 +247,17 @@ class FakeAcme:
                     self.send(200, b"")
                 else:
                     self.problem(404, "malformed", "no such resource")
+
+            def challenge(self, key: str) -> dict[str, Any]:
+                chall: dict[str, Any] = {"type": "http-01", "status": "pending",
+                                         "token": f"token-{key}",
+                                         "url": f"{fake.url}/chall/{key}"}
+                if key in fake._answered:
+                    if fake.faults.get("authz") == "processing_error":
+                        chall["status"] = "processing"
+                    chall["error"] = {"type": "urn:ietf:params:acme:error:connection",
+                                      "detail": "could not connect to the fake's validation "
+                                                "target"}
+                return chall
 
         return Handler

@@ -50,7 +50,9 @@ class Pebble:
 
     def __init__(self, *, http_port: int = 5002, tls_port: int = 5001,
                  env: dict[str, str] | None = None, cpu: int | None = None,
-                 log: bool = False) -> None:
+                 log: bool = False, nonce_reject: int | None = 0) -> None:
+        """``nonce_reject``: the percentage of valid nonces Pebble refuses with
+        badNonce (``PEBBLE_WFE_NONCEREJECT``); None leaves Pebble's default, 5."""
         if PEBBLE is None or CHALLTESTSRV is None:
             raise RuntimeError("pebble / pebble-challtestsrv not installed (apt install pebble)")
         self.dir = Path(tempfile.mkdtemp(prefix="fleetload-pebble-"))
@@ -77,7 +79,10 @@ class Pebble:
              "-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""],
             stdout=out, stderr=out))
         full_env = dict(os.environ)
-        full_env.update({"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0"})
+        full_env.pop("PEBBLE_WFE_NONCEREJECT", None)
+        full_env["PEBBLE_VA_NOSLEEP"] = "1"
+        if nonce_reject is not None:
+            full_env["PEBBLE_WFE_NONCEREJECT"] = str(nonce_reject)
         full_env.update(env or {})
         self.pebble = subprocess.Popen(
             [*pin, PEBBLE, "-config", str(self.dir / "pebble.json"),

@@ -13,13 +13,18 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from fleetload.errors import ConfigError
+from fleetload.metrics.collector import Collector
 from fleetload.protocols.acme.client import Directory, retry_after
 from fleetload.protocols.acme.csr import ari_cert_id, make_csr, new_cert_key
+from fleetload.protocols.acme.flow import challenge_failure, parse_contacts
 from fleetload.protocols.acme.jws import AccountKey, b64, b64_decode, thumbprint
+from fleetload.protocols.acme.metrics import MAX_DETAILS, OTHER_DETAIL, AcmeMetrics
 from fleetload.protocols.acme.nonces import NoncePool
-from fleetload.protocols.acme.problems import ProtocolError, parse_problem
+from fleetload.protocols.acme.problems import Problem, ProtocolError, parse_problem
 from fleetload.protocols.acme.responders import ACME_IDENTIFIER_OID, alpn_certificate
 from fleetload.protocols.http import Headers, Response
+from fleetload.script.metrics import bind_collector
 from tests.acme.fakeacme import verify_jws
 
 
@@ -115,8 +120,54 @@ def test_tls_alpn_certificate_rfc8737() -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     cert = alpn_certificate("x.test", "tok.thumb", key)
     ext = cert.extensions.get_extension_for_oid(ACME_IDENTIFIER_OID)
-    assert ext.critical
+    assert ext.critical and isinstance(ext.value, x509.UnrecognizedExtension)
     assert ext.value.value == b"\x04\x20" + hashlib.sha256(b"tok.thumb").digest()
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert san.get_values_for_type(x509.DNSName) == ["x.test"]
     assert b64(b"\xff") == "_w"
+
+
+def test_contacts_repeatable_and_comma_separated() -> None:
+    assert parse_contacts(None) == ()
+    assert parse_contacts(["mailto:a@x.test, mailto:b@x.test", "mailto:c@x.test", " , "]) == (
+        "mailto:a@x.test", "mailto:b@x.test", "mailto:c@x.test")
+    with pytest.raises(ConfigError, match=r"--contact: expected a URI .* got 'a@x.test'"):
+        parse_contacts(["a@x.test"])
+
+
+ERR = {"type": "urn:ietf:params:acme:error:connection", "detail": "no"}
+
+
+@pytest.mark.parametrize("challenges,expected", [
+    ([{"type": "http-01", "status": "pending"}], None),
+    ([{"type": "http-01", "status": "pending", "error": ERR}], ERR),  # Caddy, connection
+    ([{"type": "http-01", "status": "invalid", "error": ERR}], ERR),  # Caddy, wrong content
+    ([{"type": "http-01", "status": "processing", "error": ERR}], None),  # still retrying
+    ([{"type": "dns-01", "status": "invalid", "error": {"type": "other"}},
+      {"type": "http-01", "status": "invalid", "error": ERR}], ERR),  # the answered one first
+    ([{"type": "http-01", "status": "invalid"}], None),  # acme2certifier: no error given
+])
+def test_challenge_failure(challenges: list[dict[str, object]], expected: object) -> None:
+    assert challenge_failure({"status": "pending", "challenges": challenges},
+                             "http-01") == expected
+
+
+def test_problem_details_are_counted_and_bounded() -> None:
+    collector = Collector()
+    bind_collector(collector)
+    try:
+        m = AcmeMetrics.declare()
+        m.problem("challenge", Problem("urn:x:a", "same  detail\n"))
+        m.problem("challenge", Problem("urn:x:a", "same detail"))
+        for i in range(MAX_DETAILS + 5):
+            m.problem("new-order", Problem("urn:x:b", f"name n{i}.test refused"))
+    finally:
+        bind_collector(None)
+    details = {dict(tags)["detail"]: n for (name, tags), n in collector.counters.items()
+               if name == "acme_problem_details"}
+    assert details["same detail"] == 2.0  # whitespace folded
+    assert details[OTHER_DETAIL] == 6.0  # 1 + 19 kept, 6 folded
+    assert len(details) == MAX_DETAILS + 1
+    types = {dict(tags)["type"]: n for (name, tags), n in collector.counters.items()
+             if name == "acme_problems"}
+    assert types == {"urn:x:a": 2.0, "urn:x:b": MAX_DETAILS + 5.0}

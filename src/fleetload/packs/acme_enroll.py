@@ -16,6 +16,8 @@ from typing import Any
 
 from fleetload import VU, ConstantArrivalRate, Duration, RampingArrivalRate, param, scenario
 from fleetload.protocols.acme import AcmeMetrics, Enrollment, EnrollmentConfig
+from fleetload.protocols.acme.client import DEFAULT_BAD_NONCE_RETRIES
+from fleetload.protocols.acme.flow import parse_contacts
 from fleetload.protocols.acme.metrics import summary_section
 
 DIRECTORY = param("directory", required=True, help="ACME directory URL")
@@ -53,8 +55,12 @@ config = EnrollmentConfig(
     poll_timeout=param("poll_timeout", Duration, default="60s",
                        help="give up polling an authorization or order after this"),
     save_certs=param("save_certs", help="write each issued chain (and its names) here"),
-    bad_nonce_retries=param("bad_nonce_retries", int, default=1,
-                            help="retries of a request refused with badNonce"),
+    bad_nonce_retries=param("bad_nonce_retries", int, default=DEFAULT_BAD_NONCE_RETRIES,
+                            help="retries of a request refused with badNonce, each with the "
+                                 "fresh nonce the error carries (RFC 8555 6.5)"),
+    contact=parse_contacts(param("contact", list,
+                                 help="new-account contact URI, e.g. mailto:ops@example.com "
+                                      "(repeatable or comma separated)")),
 )
 
 metrics = AcmeMetrics.declare()

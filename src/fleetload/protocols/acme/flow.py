@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,14 @@ from typing import Any
 
 from fleetload.engine.vu import VU, HttpSession
 from fleetload.errors import ConfigError
-from fleetload.protocols.acme.client import PEM_CHAIN, AcmeClient, Directory, json_object, location
+from fleetload.protocols.acme.client import (
+    DEFAULT_BAD_NONCE_RETRIES,
+    PEM_CHAIN,
+    AcmeClient,
+    Directory,
+    json_object,
+    location,
+)
 from fleetload.protocols.acme.csr import (
     CertKey,
     ari_cert_id,
@@ -34,6 +42,37 @@ from fleetload.protocols.acme.problems import AcmeError, ProtocolError, problem_
 from fleetload.protocols.acme.responders import Responders, parse_listen
 
 CHALLENGES = ("http-01", "tls-alpn-01")
+_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
+
+
+def parse_contacts(values: list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
+    """``--contact`` values (repeatable, each possibly comma separated) as the
+    URIs of new-account's ``contact``; ConfigError on anything not a URI."""
+    out: list[str] = []
+    for value in values or ():
+        for item in (v.strip() for v in value.split(",")):
+            if not item:
+                continue
+            if not _URI.fullmatch(item):
+                raise ConfigError(f"--contact: expected a URI such as mailto:ops@example.com, "
+                                  f"got {item!r}")
+            out.append(item)
+    return tuple(out)
+
+
+def challenge_failure(authz: dict[str, Any], challenge: str) -> Any:
+    """The ``error`` of a challenge that failed for good, or None.
+
+    RFC 8555 8.2: a server still retrying keeps the challenge ``processing``
+    (an ``error`` there is the last attempt's). Pebble marks a failed challenge
+    ``invalid``; Caddy (smallstep) leaves it ``pending`` with the ``error`` and
+    waits for the client, so polling on would only end in a poll timeout. The
+    answered challenge's error comes first, then any other's.
+    """
+    failed = [c for c in authz.get("challenges") or ()
+              if isinstance(c, dict) and c.get("error") and c.get("status") != "processing"]
+    failed.sort(key=lambda c: c.get("type") != challenge)
+    return failed[0]["error"] if failed else None
 
 
 @dataclass(frozen=True)
@@ -53,7 +92,8 @@ class EnrollmentConfig:
     poll_cap: float = 10.0
     poll_timeout: float = 60.0
     save_certs: str | None = None
-    bad_nonce_retries: int = 1
+    bad_nonce_retries: int = DEFAULT_BAD_NONCE_RETRIES
+    contact: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.key_type not in KEY_TYPES:
@@ -144,8 +184,11 @@ class Enrollment:
             return acct
         t = time.perf_counter()
         key = AccountKey.generate(cfg.key_type)
-        resp = await st.client.post(vu.http, d.new_account, {"termsOfServiceAgreed": True},
-                                    key, step="new-account", expect=(200, 201), use_jwk=True)
+        payload: dict[str, Any] = {"termsOfServiceAgreed": True}
+        if cfg.contact:
+            payload["contact"] = list(cfg.contact)
+        resp = await st.client.post(vu.http, d.new_account, payload, key, step="new-account",
+                                    expect=(200, 201), use_jwk=True)
         key.kid = location(resp, "new-account")
         json_object(resp, "new-account")
         if slot >= 0:
@@ -241,16 +284,22 @@ class Enrollment:
         token = chall["token"]
         st.responders.add(cfg.challenge, name, token, acct.key_authorization(token))
         try:
-            await client.post(http, chall["url"], {}, acct, step="challenge")
-            authz = await client.poll(http, url, acct, step="authz poll", done=("valid",),
-                                      timeout=cfg.poll_timeout, interval=cfg.poll_interval,
-                                      cap=cfg.poll_cap)
+            resp = await client.post(http, chall["url"], {}, acct, step="challenge")
+            try:  # RFC 8555 7.5.1: the challenge object (not every server sends it)
+                answered = resp.json()
+            except ValueError:
+                answered = None
+            error = challenge_failure({"challenges": [answered]}, cfg.challenge)
+            if error is not None:  # validated at once, and failed
+                raise self._invalid(client, "challenge", error)
+            authz = await client.poll(
+                http, url, acct, step="authz poll", done=("valid",),
+                timeout=cfg.poll_timeout, interval=cfg.poll_interval, cap=cfg.poll_cap,
+                settled=lambda a: challenge_failure(a, cfg.challenge) is not None)
         finally:
             st.responders.remove(cfg.challenge, name, token)
         if authz.get("status") != "valid":
-            errors = [c.get("error") for c in authz.get("challenges") or ()
-                      if isinstance(c, dict) and c.get("error")]
-            raise self._invalid(client, "challenge", errors[0] if errors else None)
+            raise self._invalid(client, "challenge", challenge_failure(authz, cfg.challenge))
 
     def _invalid(self, client: AcmeClient, step: str, error: Any) -> AcmeError:
         problem = problem_from_object(error)
