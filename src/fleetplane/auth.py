@@ -6,6 +6,7 @@ import hmac
 from collections.abc import Iterable
 
 WWW_AUTHENTICATE = 'Bearer realm="fleetplane"'
+CERTCTL_WWW_AUTHENTICATE = 'Bearer realm="certctl"'
 
 
 def bearer_token(authorization: str | None) -> str | None:

@@ -8,6 +8,8 @@ import tempfile
 import click
 
 from fleetplane.config import DEFAULT_GRPC_LISTEN, DEFAULT_LISTEN, DEV_API_KEY, TargetConfig
+from fleetplane.profile import PROFILES, get_profile
+from fleetplane.profile_settings import profile_settings
 
 
 def _prob(ctx: click.Context, param: click.Parameter, value: float) -> float:
@@ -28,6 +30,10 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 
 
 @click.command("target")
+@click.option("--profile", "profile_name", type=click.Choice(sorted(PROFILES)), default="fleetplane",
+              show_default=True, envvar="FLEETPLANE_PROFILE",
+              help="Whose conventions to follow: fleetplane's own, or certctl's where they differ "
+                   "(docs/target.md lists the differences).")
 @click.option("--db", "db_url", default=None, metavar="URL",
               help="sqlite:///abs/path.db, sqlite://:memory: or postgresql://... "
                    "[default: sqlite file under $FLEETPLANE_DATA_DIR or the temp dir]")
@@ -38,9 +44,18 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 @click.option("--admin-key", default=None, envvar="FLEETPLANE_ADMIN_KEY",
               help="Bearer key for /admin routes (disabled when unset).")
 @click.option("--rate-limit", type=click.FloatRange(min=0, min_open=True), default=None, metavar="RPS",
-              help="Token-bucket limit on /api and /acme (off by default).")
+              help="Token-bucket limit: on /api and /acme, off by default (fleetplane); per client "
+                   "IP on every path, 50/s by default (certctl, also CERTCTL_RATE_LIMIT_RPS).")
 @click.option("--rate-limit-burst", type=click.IntRange(1), default=None, metavar="N",
-              help="Bucket size [default: ceil(RPS)].")
+              help="Bucket size [default: ceil(RPS); certctl: 100, also CERTCTL_RATE_LIMIT_BURST].")
+@click.option("--no-rate-limit", is_flag=True,
+              help="No rate limit (certctl: also CERTCTL_RATE_LIMIT_ENABLED=false).")
+@click.option("--keygen-mode", type=click.Choice(["agent", "server"]), default=None,
+              help="agent: renewal jobs start AwaitingCSR until the agent's CSR; server: Pending "
+                   "[default: server; certctl: agent, also CERTCTL_KEYGEN_MODE].")
+@click.option("--renewal-check-interval", default=None, callback=_duration, metavar="DURATION",
+              help="The scheduler's renewal check, at start-up and then every DURATION: certificates "
+                   "expiring within 31 days go RenewalInProgress; 0 = off [default: off; certctl: 1h].")
 @click.option("--listen", default=DEFAULT_LISTEN, show_default=True, metavar="HOST:PORT")
 @click.option("--grpc-listen", default=DEFAULT_GRPC_LISTEN, show_default=True, metavar="HOST:PORT")
 @click.option("--tls", is_flag=True, help="Serve HTTPS with a generated self-signed certificate.")
@@ -69,8 +84,9 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 @click.option("--overload-waiting", default=None, type=click.IntRange(0), metavar="N",
               help="Pool waiters above which the target counts as overloaded [default: --pool-size].")
 def target(
-    db_url: str | None, pool_size: int, auth_secret: str, admin_key: str | None,
-    rate_limit: float | None, rate_limit_burst: int | None, listen: str, grpc_listen: str,
+    profile_name: str, db_url: str | None, pool_size: int, auth_secret: str, admin_key: str | None,
+    rate_limit: float | None, rate_limit_burst: int | None, no_rate_limit: bool,
+    keygen_mode: str | None, renewal_check_interval: float | None, listen: str, grpc_listen: str,
     tls: bool, tls_cert: str | None, tls_key: str | None, auto_approve: bool,
     push_task_prob: float, push_check_prob: float, push_inventory_prob: float,
     renewal_workers: int, renewal_latency: float, heartbeat_interval_ms: int,
@@ -89,10 +105,20 @@ def target(
 
         tls_cert, tls_key = write_self_signed(tempfile.mkdtemp(prefix="fleetplane-tls-"))
         click.echo(f"fleetplane: self-signed certificate {tls_cert}", err=True)
+    try:
+        settings = profile_settings(
+            get_profile(profile_name), rate_limit=rate_limit, rate_limit_burst=rate_limit_burst,
+            no_rate_limit=no_rate_limit, keygen_mode=keygen_mode,
+            renewal_check_interval=renewal_check_interval, env=os.environ,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     run(
         TargetConfig(
-            db_url=db_url, pool_size=pool_size, api_keys=keys, admin_key=admin_key or None,
-            rate_limit=rate_limit, rate_limit_burst=rate_limit_burst, listen=listen,
+            profile=profile_name, db_url=db_url, pool_size=pool_size, api_keys=keys,
+            admin_key=admin_key or None, rate_limit=settings.rate_limit,
+            rate_limit_burst=settings.rate_limit_burst, keygen_mode=settings.keygen_mode,
+            renewal_check_interval=settings.renewal_check_interval, listen=listen,
             grpc_listen=grpc_listen, tls_cert=tls_cert, tls_key=tls_key, auto_approve=auto_approve,
             push_task_prob=push_task_prob, push_check_prob=push_check_prob,
             push_inventory_prob=push_inventory_prob, renewal_workers=renewal_workers,

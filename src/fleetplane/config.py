@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from fleetplane.profile import Profile, get_profile
+
 DEV_API_KEY = "fleetload-dev-key"
 DEFAULT_LISTEN = "127.0.0.1:8443"
 DEFAULT_GRPC_LISTEN = "127.0.0.1:9443"
@@ -13,12 +15,20 @@ ONLINE_WINDOW_S = 300.0
 
 @dataclass(frozen=True)
 class TargetConfig:
+    # "fleetplane" or "certctl" (fleetplane.profile); the fields below hold
+    # resolved values, the profile's defaults already applied by the CLI.
+    profile: str = "fleetplane"
     db_url: str | None = None
     pool_size: int = 10
     api_keys: tuple[str, ...] = (DEV_API_KEY,)
     admin_key: str | None = None
     rate_limit: float | None = None
     rate_limit_burst: int | None = None
+    # "agent": renewal jobs start AwaitingCSR (the agent makes the key);
+    # "server": they start Pending.
+    keygen_mode: str = "server"
+    # Seconds between scheduler renewal checks, the first at start-up (None: off).
+    renewal_check_interval: float | None = None
     listen: str = DEFAULT_LISTEN
     grpc_listen: str = DEFAULT_GRPC_LISTEN
     tls_cert: str | None = None
@@ -38,6 +48,10 @@ class TargetConfig:
     overload_waiting: int | None = None
     max_body: int = 1024 * 1024
     extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def prof(self) -> Profile:
+        return get_profile(self.profile)
 
     @property
     def tls(self) -> bool:

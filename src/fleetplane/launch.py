@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import IO
 
 from fleetplane.config import DEV_API_KEY
+from fleetplane.profile import get_profile
 
 _SRC = str(Path(__file__).resolve().parent.parent)
 
@@ -75,8 +76,11 @@ class RunningTarget:
         startup_timeout: float,
         db_url: str = "",
         stdout: IO[str] | None = None,
+        profile: str = "fleetplane",
     ) -> None:
         self.argv = argv
+        self.profile = profile
+        self.ready_path = get_profile(profile).ready_path
         self.url = url
         self.db_url = db_url
         self.grpc_target = grpc_target
@@ -135,7 +139,7 @@ class RunningTarget:
                     f"target exited with {self.proc.returncode} during startup:\n{self.stderr_tail()}"
                 )
             try:
-                with urllib.request.urlopen(f"{self.url}/readyz", timeout=1, context=ctx) as resp:
+                with urllib.request.urlopen(f"{self.url}{self.ready_path}", timeout=1, context=ctx) as resp:
                     if resp.status == 200:
                         self._wait_banner(deadline)
                         return
@@ -189,10 +193,12 @@ class RunningTarget:
 def start_target(
     db: str | None = None,
     *,
+    profile: str = "fleetplane",
     pool_size: int = 10,
     auth_secret: str = DEV_API_KEY,
     admin_key: str | None = None,
-    rate_limit: float | None = None,
+    rate_limit: float | bool | None = None,
+    rate_limit_burst: int | None = None,
     tls: bool = False,
     extra_args: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
@@ -201,17 +207,22 @@ def start_target(
     python: str | None = None,
     cpu: int | None = None,
 ) -> RunningTarget:
-    """Spawn a target on free loopback ports and wait for ``/readyz``.
+    """Spawn a target on free loopback ports and wait until it is ready.
 
-    ``db`` defaults to a fresh SQLite file in a temp dir. ``cpu`` pins the
-    process with ``taskset -c`` (benchmarks). With ``tls=True`` a self-signed
-    certificate is generated here and exposed as ``.ca_file``.
+    ``profile`` is ``fleetplane`` or ``certctl`` (``--profile``). ``rate_limit``:
+    None keeps the profile's default (certctl: 50/s per client, fleetplane:
+    off), a number sets it, False turns it off. ``db`` defaults to a fresh
+    SQLite file in a temp dir. ``cpu`` pins the process with ``taskset -c``
+    (benchmarks). With ``tls=True`` a self-signed certificate is generated
+    here and exposed as ``.ca_file``.
     """
+    get_profile(profile)  # a bad name fails here, not in the child
     for attempt in range(3):
         try:
-            return _start_target_on(free_port(), free_port(), db, pool_size=pool_size,
+            return _start_target_on(free_port(), free_port(), db, profile=profile, pool_size=pool_size,
                                     auth_secret=auth_secret, admin_key=admin_key,
-                                    rate_limit=rate_limit, tls=tls, extra_args=extra_args,
+                                    rate_limit=rate_limit, rate_limit_burst=rate_limit_burst,
+                                    tls=tls, extra_args=extra_args,
                                     env=env, startup_timeout=startup_timeout, stdout=stdout,
                                     python=python, cpu=cpu)
         except TargetStartError as exc:
@@ -226,10 +237,12 @@ def _start_target_on(
     grpc_port: int,
     db: str | None,
     *,
+    profile: str,
     pool_size: int,
     auth_secret: str,
     admin_key: str | None,
-    rate_limit: float | None,
+    rate_limit: float | bool | None,
+    rate_limit_burst: int | None,
     tls: bool,
     extra_args: Sequence[str],
     env: Mapping[str, str] | None,
@@ -241,7 +254,7 @@ def _start_target_on(
     if db is None:
         db = "sqlite:///" + os.path.join(tempfile.mkdtemp(prefix="fleetplane-"), "fleetplane.db").lstrip("/")
     argv = [
-        python or sys.executable, "-m", "fleetplane", "target",
+        python or sys.executable, "-m", "fleetplane", "target", "--profile", profile,
         "--db", db, "--pool-size", str(pool_size), "--auth-secret", auth_secret,
         "--listen", f"127.0.0.1:{http_port}", "--grpc-listen", f"127.0.0.1:{grpc_port}",
     ]  # fmt: skip
@@ -249,8 +262,12 @@ def _start_target_on(
         argv = ["taskset", "-c", str(cpu), *argv]
     if admin_key:
         argv += ["--admin-key", admin_key]
-    if rate_limit:
+    if rate_limit is False:
+        argv += ["--no-rate-limit"]
+    elif rate_limit and rate_limit is not True:
         argv += ["--rate-limit", str(rate_limit)]
+    if rate_limit_burst is not None:
+        argv += ["--rate-limit-burst", str(rate_limit_burst)]
     ca_file = None
     if tls:
         from fleetplane.tlsgen import write_self_signed
@@ -272,5 +289,6 @@ def _start_target_on(
         startup_timeout=startup_timeout,
         db_url=db,
         stdout=stdout,
+        profile=profile,
     )
     return target.start()

@@ -19,7 +19,7 @@ from fleetplane.db import Database, open_database
 from fleetplane.db.shaping import OverloadWatch, SlowDatabase
 from fleetplane.grpc_ingest import build_grpc_server
 from fleetplane.metrics import Metrics
-from fleetplane.renewal import start_workers
+from fleetplane.renewal import check_expiring, renewal_checks, start_workers
 from fleetplane.repo.lookups import load_lookups
 from fleetplane.state import AppState
 
@@ -30,7 +30,8 @@ def _redact_url(url: str) -> str:
     return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
 
 
-def banner(cfg: TargetConfig, http_url: str, grpc_target: str, db_url: str, pool: int) -> str:
+def banner(cfg: TargetConfig, http_url: str, grpc_target: str, db_url: str, pool: int,
+           renewals_at_start: int = 0) -> str:  # fmt: skip
     keys = ",".join(k if k == DEV_API_KEY else mask(k) for k in cfg.api_keys)
     admin = mask(cfg.admin_key) if cfg.admin_key else "disabled"
     shaping = ""
@@ -38,9 +39,16 @@ def banner(cfg: TargetConfig, http_url: str, grpc_target: str, db_url: str, pool
         shaping += f" db-latency={cfg.db_latency * 1000:g}ms"
     if cfg.unhealthy_after_overload is not None:
         shaping += f" unhealthy-after-overload={cfg.unhealthy_after_overload:g}s"
+    profile = ""
+    if cfg.profile != "fleetplane":
+        limit = (f"{cfg.rate_limit:g}/s burst {cfg.rate_limit_burst or 'ceil(rate)'} per client"
+                 if cfg.rate_limit else "off")  # fmt: skip
+        check = f"every {cfg.renewal_check_interval:g}s" if cfg.renewal_check_interval else "off"
+        profile = (f" profile={cfg.profile} rate-limit={limit} keygen={cfg.keygen_mode}"
+                   f" renewal-check={check} renewals-at-start={renewals_at_start}")  # fmt: skip
     return (
         f"fleetplane ready: api={http_url} grpc={grpc_target} db={_redact_url(db_url)} "
-        f"pool={pool}{shaping} api-key={keys} admin-key={admin}"
+        f"pool={pool}{shaping}{profile} api-key={keys} admin-key={admin}"
     )
 
 
@@ -63,9 +71,18 @@ async def serve(cfg: TargetConfig, announce: Callable[[str], None] | None = None
         async with db.transaction(write=False) as tx:
             lookups = await load_lookups(tx)
         state = AppState(config=cfg, db=db, metrics=Metrics(db.stats), lookups=lookups, overload=overload)
-        grpc_server, grpc_port = build_grpc_server(state, cfg.grpc_listen)
-        await grpc_server.start()
-        workers = start_workers(state)
+        grpc_address = "off"
+        if cfg.prof.grpc_ingest:
+            grpc_server, grpc_port = build_grpc_server(state, cfg.grpc_listen)
+            await grpc_server.start()
+            grpc_address = f"{cfg.grpc_listen.rpartition(':')[0].strip('[]')}:{grpc_port}"
+        renewals_at_start = 0
+        if cfg.renewal_check_interval:
+            # certctl's scheduler checks once before serving, then every interval.
+            renewals_at_start = await check_expiring(state)
+            workers.append(asyncio.create_task(renewal_checks(state, cfg.renewal_check_interval),
+                                               name="renewal-checks"))  # fmt: skip
+        workers += start_workers(state)
         host, port = split_host_port(cfg.listen)
         server = uvicorn.Server(
             uvicorn.Config(
@@ -82,13 +99,13 @@ async def serve(cfg: TargetConfig, announce: Callable[[str], None] | None = None
                 timeout_graceful_shutdown=5,
             )
         )
-        grpc_host = cfg.grpc_listen.rpartition(":")[0].strip("[]")
         scheme = "https" if cfg.tls else "http"
 
         async def announce_when_started() -> None:
             while not server.started:
                 await asyncio.sleep(0.02)
-            line = banner(cfg, f"{scheme}://{host}:{port}", f"{grpc_host}:{grpc_port}", db.url, db.stats().size)
+            line = banner(cfg, f"{scheme}://{host}:{port}", grpc_address, db.url, db.stats().size,
+                          renewals_at_start)  # fmt: skip
             (announce or _print)(line)
 
         announcer = asyncio.create_task(announce_when_started())

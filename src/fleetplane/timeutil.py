@@ -49,12 +49,12 @@ def plus(dt: datetime, **kwargs: float) -> datetime:
     return dt + timedelta(**kwargs)
 
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|us|s|m)")
-_DURATION_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|us|s|m|h)")
+_DURATION_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 def parse_duration(value: str) -> float:
-    """``"20ms"``, ``"1.5s"``, ``"1m30s"`` or a bare number of seconds → seconds; raises ValueError."""
+    """``"20ms"``, ``"1.5s"``, ``"1m30s"``, ``"1h"`` or a bare number of seconds → seconds; raises ValueError."""
     text = value.strip()
     if re.fullmatch(r"\d+(?:\.\d+)?", text):
         return float(text)

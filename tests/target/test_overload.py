@@ -30,7 +30,8 @@ def test_parse_duration() -> None:
     assert parse_duration("20ms") == pytest.approx(0.02)
     assert parse_duration("1.5s") == 1.5 and parse_duration("2") == 2.0
     assert parse_duration("1m30s") == 90.0 and parse_duration("0") == 0.0
-    for bad in ("", "ms", "20 ms", "-1s", "1h", "abc"):
+    assert parse_duration("1h") == 3600.0
+    for bad in ("", "ms", "20 ms", "-1s", "1d", "abc"):
         with pytest.raises(ValueError):
             parse_duration(bad)
 

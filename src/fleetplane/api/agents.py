@@ -27,6 +27,7 @@ from fleetplane.ids import new_id
 from fleetplane.problems import InvalidField, Problem
 from fleetplane.repo import agents as repo
 from fleetplane.repo import jobs as jobs_repo
+from fleetplane.state import AppState
 from fleetplane.timeutil import fmt, now, now_str
 
 
@@ -97,9 +98,13 @@ async def list_(request: Request) -> Response:
     return etag_response(request, list_body(result, spec, [serialize.agent(r, since) for r in result.rows]))
 
 
-async def _refuse_inactive(tx: Tx, agent_id: str) -> None:
+async def refuse_inactive(st: AppState, tx: Tx, agent_id: str, failure: str) -> None:
+    """404/410/403 for an unknown, retired or pending agent. certctl answers an
+    unknown agent with a generic 500 (``failure``), a retired one with 410."""
     status = await repo.status_of(tx, agent_id)
     if status is None:
+        if st.config.prof.unknown_agent_status == 500:
+            raise Problem(500, failure)
         raise Problem(404, f"agent {agent_id!r} not found")
     if status == "Retired":
         raise Problem(410, f"agent {agent_id!r} is retired")
@@ -114,7 +119,7 @@ async def heartbeat(request: Request) -> Response:
     version = v.text(body, "version", max_len=64)
     async with st.db.transaction() as tx:
         if not await repo.heartbeat(tx, agent_id, now_str(), version):
-            await _refuse_inactive(tx, agent_id)
+            await refuse_inactive(st, tx, agent_id, "Failed to record heartbeat")
     st.metrics.heartbeats.labels("rest").inc()
     return json_response({"status": "heartbeat_recorded"})
 
@@ -129,10 +134,16 @@ async def retire(request: Request) -> Response:
 
 
 async def work(request: Request) -> Response:
-    """Claim (mark Running) this agent's pending jobs and return them."""
+    """Claim (mark Running) this agent's pending jobs and return them, with the
+    jobs waiting for its CSR (left AwaitingCSR: the CSR moves them on).
+
+    The shape is the profile's: ``{"data","total"}`` or certctl's ``{"jobs","count"}``.
+    """
     st = app_state(request)
     agent_id = path_id(request, "id")
     async with st.db.transaction() as tx:
-        await _refuse_inactive(tx, agent_id)
+        await refuse_inactive(st, tx, agent_id, "Failed to get pending work")
         rows = await jobs_repo.claim_for_agent(tx, agent_id, now_str())
-    return json_response({"data": [serialize.job(r) for r in rows], "total": len(rows)})
+        rows += await jobs_repo.awaiting_csr_for_agent(tx, agent_id)
+    prof = st.config.prof
+    return json_response({prof.work_items_key: [serialize.job(r) for r in rows], prof.work_count_key: len(rows)})

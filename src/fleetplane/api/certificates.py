@@ -88,6 +88,9 @@ async def create(request: Request) -> Response:
     row = build_row(body, st.lookups)
     async with st.db.transaction() as tx:
         if not await repo.insert(tx, row):
+            if st.config.prof.duplicate_certificate_status == 500:
+                # certctl: the unique violation escapes as a generic failure.
+                raise Problem(500, "Failed to create certificate")
             raise Problem(409, f"a certificate named {row['name']!r} already exists")
         stored = await repo.get(tx, row["id"])
     assert stored is not None
@@ -147,8 +150,14 @@ _CRITERIA = ("team_id", "issuer_id", "owner_id", "profile_id")
 
 
 async def bulk_renew(request: Request) -> Response:
-    """Enqueue renewal jobs; jobs go round-robin to online agents (or stay unassigned)."""
+    """Enqueue renewal jobs for the matched certificates and mark them RenewalInProgress.
+
+    fleetplane: every match, jobs round robin to online agents, unknown ids in
+    ``errors``. certctl: criteria match one page (50), unknown ids dropped,
+    jobs unassigned and AwaitingCSR under agent keygen.
+    """
     st = app_state(request)
+    prof = st.config.prof
     body = await read_object(request)
     assert body is not None
     criteria = {c: v.text(body, c, max_len=128) for c in _CRITERIA}
@@ -164,18 +173,23 @@ async def bulk_renew(request: Request) -> Response:
     t = now()
     stamp = fmt(t)
     online_since = fmt(t - timedelta(seconds=ONLINE_WINDOW_S))
+    job_status = "AwaitingCSR" if st.config.keygen_mode == "agent" else "Pending"
     async with st.db.transaction() as tx:
-        rows = await repo.find_for_bulk_renew(tx, certificate_ids=ids, **criteria)
-        found = {r["id"] for r in rows}
-        errors = [{"certificate_id": cid, "error": "certificate not found"} for cid in ids or () if cid not in found]
-        eligible = [r["id"] for r in rows if r["status"] in repo.RENEWABLE]
-        agents = await agents_repo.online_ids(tx, online_since) if eligible else []
+        rows = await repo.find_for_bulk_renew(tx, certificate_ids=ids, page=prof.bulk_renew_page, **criteria)
+        errors: list[dict[str, str]] = []
+        if prof.bulk_renew_reports_unknown_ids:
+            found = {r["id"] for r in rows}
+            errors = [{"certificate_id": cid, "error": "certificate not found"} for cid in ids or () if cid not in found]
+        eligible = [r["id"] for r in rows if r["status"] not in prof.bulk_renew_skips]
+        agents: list[str] = []
+        if eligible and prof.bulk_renew_assigns_agents:
+            agents = await agents_repo.online_ids(tx, online_since)
         jobs = []
         for cid in eligible:
             agent = agents[next(st.rr) % len(agents)] if agents else None
             jobs.append(
                 {"id": new_id("job"), "type": "Renewal", "certificate_id": cid, "agent_id": agent,
-                 "status": "Pending", "created_at": stamp, "updated_at": stamp}
+                 "status": job_status, "created_at": stamp, "updated_at": stamp}
             )  # fmt: skip
         await jobs_repo.insert_many(tx, jobs)
         await repo.set_status_many(tx, eligible, "RenewalInProgress", stamp)

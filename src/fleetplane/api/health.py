@@ -1,4 +1,4 @@
-"""Liveness, readiness, version and Prometheus metrics."""
+"""Liveness, readiness, version and Prometheus metrics (paths and bodies per profile)."""
 
 from __future__ import annotations
 
@@ -33,23 +33,30 @@ async def healthz(request: Request) -> Response:
                 headers={"Retry-After": str(max(1, math.ceil(left)))},
                 extra={"pool_waiting": stats.waiting, "healthy_in_s": round(left, 3)},
             )
-    return json_response({"status": "ok"})
+    certctl = app_state(request).config.prof.name == "certctl"
+    return json_response({"status": "healthy" if certctl else "ok"})
 
 
 async def readyz(request: Request) -> Response:
     st = app_state(request)
+    certctl = st.config.prof.name == "certctl"
     try:
         async with asyncio.timeout(2.0), st.db.transaction(write=False) as tx:
             await tx.fetchone("SELECT 1 AS ok")
     except Exception as exc:
+        if certctl:
+            return json_response({"status": "db_unavailable", "error": type(exc).__name__}, 503)
         raise Problem(503, f"database not reachable: {type(exc).__name__}") from None
-    return json_response({"status": "ready"})
+    return json_response({"status": "ready", "db": "reachable"} if certctl else {"status": "ready"})
 
 
 async def version(request: Request) -> Response:
-    # The gRPC address lets a load tool find the ingest from the HTTP URL alone.
-    return json_response({"name": "fleetplane", "version": __version__,
-                          "grpc": app_state(request).config.grpc_listen})
+    cfg = app_state(request).config
+    body: dict[str, str] = {"name": "fleetplane", "version": __version__, "profile": cfg.profile}
+    if cfg.prof.grpc_ingest:
+        # The gRPC address lets a load tool find the ingest from the HTTP URL alone.
+        body["grpc"] = cfg.grpc_listen
+    return json_response(body)
 
 
 async def metrics(request: Request) -> Response:

@@ -17,10 +17,12 @@ from fleetplane.api.common import (
     query_text,
 )
 from fleetplane.body import read_object
+from fleetplane.db import Row
 from fleetplane.problems import InvalidField, Problem
 from fleetplane.renewal import finish_certificate
 from fleetplane.repo import jobs as repo
 from fleetplane.repo.jobs import JobFilters
+from fleetplane.state import AppState
 from fleetplane.timeutil import now_str
 
 REPORTABLE = ("Running", "Completed", "Failed")
@@ -50,15 +52,11 @@ async def get(request: Request) -> Response:
     return etag_response(request, serialize.job(row))
 
 
-async def report_status(request: Request) -> Response:
-    st = app_state(request)
-    job_id = path_id(request, "id")
-    body = await read_object(request)
-    assert body is not None
-    status = v.required_text(body, "status", max_len=32)
+async def apply_report(st: AppState, job_id: str, status: str, message: str | None) -> Row:
+    """Move a job to a reported status (404 unknown job, 409 not allowed from
+    its current status); finishing it finishes its certificate's renewal."""
     if status not in REPORTABLE:
         raise InvalidField("status", f"must be one of {', '.join(REPORTABLE)}")
-    message = v.text(body, "message", max_len=4096)
     async with st.db.transaction() as tx:
         job = await repo.get(tx, job_id)
         if job is None:
@@ -73,4 +71,14 @@ async def report_status(request: Request) -> Response:
             st.metrics.renewals.labels("agent", status).inc()
         row = await repo.get(tx, job_id)
     assert row is not None
-    return json_response(serialize.job(row))
+    return row
+
+
+async def report_status(request: Request) -> Response:
+    st = app_state(request)
+    job_id = path_id(request, "id")
+    body = await read_object(request)
+    assert body is not None
+    status = v.required_text(body, "status", max_len=32)
+    message = v.text(body, "message", max_len=4096)
+    return json_response(serialize.job(await apply_report(st, job_id, status, message)))

@@ -16,9 +16,7 @@ COLUMNS = (
     "aki_hex", "created_at", "updated_at", "last_renewed_at",
 )  # fmt: skip
 SORTABLE = ("name", "common_name", "status", "expires_at", "created_at", "updated_at")
-STATUSES = ("Pending", "Active", "RenewalInProgress", "Failed", "Expired", "Revoked")
-# A certificate already being renewed, or revoked, is skipped by bulk renew.
-RENEWABLE = ("Pending", "Active", "Failed", "Expired")
+STATUSES = ("Pending", "Active", "RenewalInProgress", "Failed", "Expired", "Revoked", "Archived")
 
 _SELECT = ", ".join(COLUMNS)
 _CHUNK = 500
@@ -103,7 +101,13 @@ async def find_for_bulk_renew(
     owner_id: str | None,
     profile_id: str | None,
     certificate_ids: Sequence[str] | None,
+    page: int | None = None,
 ) -> list[Row]:
+    """Certificates matching the criteria and/or ids.
+
+    With ``page`` (certctl), criteria match one repository page: the first
+    ``page`` certificates by creation time, intersected with the ids if any.
+    """
     where: list[str] = []
     params: list[Any] = []
     for col, value in (
@@ -116,6 +120,12 @@ async def find_for_bulk_renew(
             where.append(f"{col} = ?")
             params.append(value)
     sql = f"SELECT id, status FROM certificates WHERE {' AND '.join(where) or '1=1'}"
+    if page is not None and where:
+        rows = await tx.fetchall(sql + " ORDER BY created_at, id LIMIT ?", [*params, page])
+        if certificate_ids is None:
+            return rows
+        wanted = set(certificate_ids)
+        return [r for r in rows if r["id"] in wanted]
     if certificate_ids is None:
         return await tx.fetchall(sql + " ORDER BY id", params)
     out: list[Row] = []
@@ -163,6 +173,19 @@ async def existing_names(tx: Tx, names: Sequence[str]) -> set[str]:
         rows = await tx.fetchall(f"SELECT name FROM certificates WHERE name IN ({marks})", chunk)
         found.update(r["name"] for r in rows)
     return found
+
+
+async def due_for_renewal(tx: Tx, before: str, skip: Sequence[str]) -> list[str]:
+    """Certificates expiring before ``before``, not in ``skip`` and without a
+    Pending or Running renewal job (certctl's scheduler renewal check)."""
+    marks = ", ".join("?" for _ in skip)
+    rows = await tx.fetchall(
+        f"SELECT id FROM certificates c WHERE expires_at < ? AND status NOT IN ({marks}) "
+        "AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.certificate_id = c.id "
+        "AND j.type = 'Renewal' AND j.status IN ('Pending', 'Running')) ORDER BY expires_at, id",
+        [before, *skip],
+    )
+    return [r["id"] for r in rows]
 
 
 async def counts_by_status(tx: Tx) -> dict[str, int]:

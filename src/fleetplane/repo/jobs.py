@@ -13,12 +13,15 @@ COLUMNS = (
     "id", "type", "certificate_id", "agent_id", "status", "message", "attempts", "claimed_by",
     "created_at", "updated_at", "started_at", "completed_at",
 )  # fmt: skip
-STATUSES = ("Pending", "Running", "Completed", "Failed", "Cancelled")
+# certctl's job states. AwaitingCSR: the agent generates the key and must
+# submit a CSR (agent keygen); AwaitingApproval: held for an approver.
+STATUSES = ("Pending", "AwaitingCSR", "AwaitingApproval", "Running", "Completed", "Failed", "Cancelled")
 TYPES = ("Renewal",)
 TERMINAL = ("Completed", "Failed", "Cancelled")
 # Allowed status reports per current status (anything else is a 409).
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "Pending": ("Running", "Completed", "Failed"),
+    "AwaitingCSR": ("Running", "Completed", "Failed"),
     "Running": ("Running", "Completed", "Failed"),
 }
 SORTABLE = ("created_at", "updated_at", "status")
@@ -69,18 +72,35 @@ async def claim_for_agent(tx: Tx, agent_id: str, now: str, limit: int = 100) -> 
     )
 
 
-async def claim_next(tx: Tx, worker: str, now: str) -> Row | None:
-    """Claim the oldest pending job for the built-in renewal worker."""
+async def claim_next(tx: Tx, worker: str, now: str, status: str = "Pending") -> Row | None:
+    """Claim the oldest job in ``status`` for the built-in renewal worker."""
     # SKIP LOCKED keeps PostgreSQL workers off each other's rows; SQLite has a
     # single writer so the re-check of status is enough there.
     lock = " FOR UPDATE SKIP LOCKED" if tx.dialect == "postgres" else ""
     rows = await tx.fetchall(
         f"UPDATE jobs SET status = 'Running', claimed_by = ?, started_at = ?, updated_at = ?, "
-        f"attempts = attempts + 1 WHERE id = (SELECT id FROM jobs WHERE status = 'Pending' "
-        f"ORDER BY created_at, id LIMIT 1{lock}) AND status = 'Pending' RETURNING {_SELECT}",
-        (worker, now, now),
+        f"attempts = attempts + 1 WHERE id = (SELECT id FROM jobs WHERE status = ? "
+        f"ORDER BY created_at, id LIMIT 1{lock}) AND status = ? RETURNING {_SELECT}",
+        (worker, now, now, status, status),
     )
     return rows[0] if rows else None
+
+
+async def awaiting_csr_for_agent(tx: Tx, agent_id: str, limit: int = 100) -> list[Row]:
+    """The agent's jobs waiting for its CSR (a work poll lists them, unclaimed)."""
+    return await tx.fetchall(
+        f"SELECT {_SELECT} FROM jobs WHERE agent_id = ? AND status = 'AwaitingCSR' "
+        "ORDER BY created_at, id LIMIT ?",
+        (agent_id, limit),
+    )
+
+
+async def awaiting_csr_for_certificate(tx: Tx, cert_id: str) -> Row | None:
+    return await tx.fetchone(
+        f"SELECT {_SELECT} FROM jobs WHERE certificate_id = ? AND status = 'AwaitingCSR' "
+        "ORDER BY created_at, id LIMIT 1",
+        (cert_id,),
+    )
 
 
 async def set_status(tx: Tx, job_id: str, expected: str, status: str, message: str | None, now: str) -> bool:
@@ -108,7 +128,7 @@ async def release_agents(tx: Tx, agent_ids: Sequence[str], now: str) -> None:
         marks = ", ".join("?" for _ in chunk)
         await tx.execute(
             f"UPDATE jobs SET agent_id = NULL, status = 'Pending', claimed_by = NULL, updated_at = ? "
-            f"WHERE agent_id IN ({marks}) AND status IN ('Pending', 'Running')",
+            f"WHERE agent_id IN ({marks}) AND status IN ('Pending', 'Running', 'AwaitingCSR')",
             [now, *chunk],
         )
 
