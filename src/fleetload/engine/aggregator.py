@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from fleetload.metrics.aggregate import Aggregate
 from fleetload.metrics.failure_samples import ReasonSamples, SampleKey, merge_samples
-from fleetload.metrics.snapshot import IntervalSnapshot, merge_into
+from fleetload.metrics.snapshot import IntervalSnapshot, merge_snapshots
 
 IntervalObserver = Callable[[IntervalSnapshot, Aggregate], None]
 
@@ -19,7 +19,7 @@ class RunAggregator:
         self.aggregate = aggregate
         self._last = [-1] * workers
         self._done = [False] * workers
-        self._pending: dict[int, IntervalSnapshot] = {}
+        self._pending: dict[int, list[IntervalSnapshot]] = {}
         self._next = 0
         self.observers: list[IntervalObserver] = []
         self.errors: dict[tuple[str, str], int] = {}
@@ -33,11 +33,7 @@ class RunAggregator:
         for key, n in snap.errors.items():
             self.errors[key] = self.errors.get(key, 0) + n
         merge_samples(self.samples, snap.samples)
-        mine = self._pending.get(snap.index)
-        if mine is None:
-            self._pending[snap.index] = snap
-        else:
-            merge_into(mine, snap)
+        self._pending.setdefault(snap.index, []).append(snap)
         self._flush()
 
     def worker_exited(self, worker: int) -> None:
@@ -65,7 +61,8 @@ class RunAggregator:
                 return
             if not force and not self._ready(k):
                 return
-            snap = self._pending.pop(k)
+            # All workers' parts of interval k, merged at once (one bincount per series).
+            snap = merge_snapshots(self._pending.pop(k))
             self._next = k + 1
             self.aggregate.apply(snap)
             for observer in self.observers:

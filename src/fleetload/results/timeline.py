@@ -14,7 +14,7 @@ from typing import Any
 from fleetload.metrics.failure_samples import failure_reason
 from fleetload.metrics.histogram import Binned, Histogram
 from fleetload.metrics.kinds import Tags
-from fleetload.metrics.snapshot import IntervalSnapshot, merge_binned
+from fleetload.metrics.snapshot import IntervalSnapshot, merge_binned_many
 
 PERCENTILES = (50.0, 95.0, 99.0)
 
@@ -38,7 +38,7 @@ def _stats(b: Binned | None) -> dict[str, float] | None:
 def interval_row(snap: IntervalSnapshot) -> dict[str, Any]:
     """Reduce one merged interval to per-scenario numbers."""
     per: dict[str, dict[str, Any]] = {}
-    binned: dict[tuple[str, str], Binned] = {}
+    binned: dict[tuple[str, str], list[Binned]] = {}
 
     def row(name: str) -> dict[str, Any]:
         return per.setdefault(name, {"reqs": 0, "failed": 0, "iterations": 0, "dropped": 0,
@@ -46,8 +46,7 @@ def interval_row(snap: IntervalSnapshot) -> dict[str, Any]:
 
     for (metric, tags), b in snap.trends.items():
         if metric in ("http_req_duration", "http_req_latency", "iteration_lag"):
-            key = (_scenario(tags), metric)
-            binned[key] = b if key not in binned else merge_binned(binned[key], b)
+            binned.setdefault((_scenario(tags), metric), []).append(b)
     for (metric, tags), v in snap.counters.items():
         sc = _scenario(tags)
         if metric == "http_reqs":
@@ -71,10 +70,10 @@ def interval_row(snap: IntervalSnapshot) -> dict[str, Any]:
     for (metric, tags), v in snap.gauges.items():
         if metric in ("vus", "vus_max") and tags:
             row(_scenario(tags))[metric] += v
-    for (sc, metric), b in binned.items():
+    for (sc, metric), bins in binned.items():
         short = {"http_req_duration": "duration", "http_req_latency": "latency",
                  "iteration_lag": "lag"}[metric]
-        row(sc)[short] = _stats(b)
+        row(sc)[short] = _stats(merge_binned_many(bins))
     behind = {k.split(":", 1)[1]: v for k, v in snap.notes.items() if k.startswith("max_behind:")}
     for note, value in snap.notes.items():
         if note.startswith(("status:", "max_status:")):
