@@ -8,7 +8,8 @@ TCP connection and TLS session (``options = {"keep_alive": False}``) and sends
 one small request (``GET --path``, default ``/``).
 
 One scenario per target, named after it, each at ``--connections-per-minute``
-(100) for 5 minutes. Targets are ``NAME=URL`` pairs, comma separated:
+(100) for 5 minutes, their arrivals interleaved (target i starts i/n of an
+interval after the first). Targets are ``NAME=URL`` pairs, comma separated:
 
     fleetload run connector-tier --endpoints nginx=https://10.0.0.5:443,haproxy=https://10.0.0.6:443
     fleetload run connector-tier --endpoint nginx=https://127.0.0.1:9443 --ca-cert ca.pem
@@ -89,10 +90,15 @@ BOUNDS = parse_slo(SLO, TARGETS)
 options = {"keep_alive": False}  # a new TCP connection and TLS handshake every time
 
 # One scenario per target, all running the same function (k6's dict form).
+# Their arrivals interleave: target i starts i/n of an interval after the first,
+# so the generator never opens every target's connection in the same instant
+# (n handshakes back to back would delay the last ones' starts).
+_SPACING = 60.0 / PER_MINUTE / len(TARGETS) if PER_MINUTE > 0 else 0.0
 scenarios = {
     name: {"executor": "constant-arrival-rate", "exec": "connect", "rate": PER_MINUTE,
-           "time_unit": "1m", "duration": DURATION, "tags": {"endpoint": name}}
-    for name in TARGETS
+           "time_unit": "1m", "duration": DURATION, "start_time": round(i * _SPACING, 6),
+           "tags": {"endpoint": name}}
+    for i, name in enumerate(TARGETS)
 }
 
 connection_time = Trend("connector_connection_time",
