@@ -140,7 +140,8 @@ def seed(
     db_url: str | None, target_url: str | None, api_key: str, certs: int, agents: int, insecure: bool
 ) -> None:
     """Load the certctl load-test fixtures (loadtest-bulk-NNNNN certs, ag-loadtest-NNNNN agents)."""
-    from fleetplane.seed import seed_database, seed_via_api
+    from fleetplane.seed import seed_database
+    from fleetplane.seed_api import seed_via_api
 
     if db_url and target_url:
         raise click.BadParameter("give --db or --target-url, not both")

@@ -6,24 +6,20 @@ agents ``ag-loadtest-00001``.. whose id equals their name (so scripts can hit
 ``/api/v1/agents/ag-loadtest-00042/heartbeat`` directly), online with
 heartbeats staggered over the last 60 s, 80/10/10 linux/windows/darwin.
 Seeding is idempotent: existing names/ids are skipped. Fixtures carry no
-``run_id``, so run cleanup never removes them.
+``run_id``, so run cleanup never removes them. Seeding through a running
+target's API is :mod:`fleetplane.seed_api`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import http.client
 import json
-import ssl
-import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from fleetplane.ari import issuer_aki
 from fleetplane.db import Database, open_database
@@ -165,73 +161,3 @@ def seed_database(url: str | None, *, certs: int = 10_000, agents: int = 5_000) 
             await db.close()
 
     return asyncio.run(go())
-
-
-class _Client(threading.local):
-    conn: http.client.HTTPConnection | None = None
-
-
-def seed_via_api(
-    target_url: str,
-    api_key: str,
-    *,
-    certs: int = 10_000,
-    agents: int = 5_000,
-    concurrency: int = 16,
-    verify_tls: bool = True,
-    timeout: float = 30.0,
-) -> SeedResult:
-    """Seed through the REST API (any certctl-compatible target).
-
-    Certificates created this way start Pending (the API has no status field);
-    409 answers count as skipped. Agent ids are sent as ``id`` so they match.
-    """
-    parts = urlsplit(target_url)
-    host, port = parts.hostname or "127.0.0.1", parts.port
-    ctx = ssl.create_default_context() if parts.scheme == "https" else None
-    if ctx is not None and not verify_tls:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    local = _Client()
-    headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
-
-    def post(path: str, body: dict[str, Any]) -> int:
-        for attempt in range(2):
-            if local.conn is None:
-                local.conn = (
-                    http.client.HTTPSConnection(host, port, timeout=timeout, context=ctx)
-                    if ctx is not None
-                    else http.client.HTTPConnection(host, port, timeout=timeout)
-                )
-            try:
-                local.conn.request("POST", path, json.dumps(body), headers)
-                resp = local.conn.getresponse()
-                payload = resp.read()
-            except (OSError, http.client.HTTPException):
-                local.conn.close()
-                local.conn = None
-                if attempt:
-                    raise
-                continue
-            if resp.status not in (201, 409):
-                raise RuntimeError(f"POST {path} -> {resp.status}: {payload[:300]!r}")
-            return resp.status
-        raise AssertionError("unreachable")
-
-    start = time.perf_counter()
-    t = now()
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        cert_status = list(
-            pool.map(lambda i: post("/api/v1/certificates", cert_fields(i, certs, t)), range(1, certs + 1))
-        )
-        agent_status = list(pool.map(lambda i: post("/api/v1/agents", agent_fields(i)), range(1, agents + 1)))
-    certs_added = cert_status.count(201)
-    agents_added = agent_status.count(201)
-    return SeedResult(
-        certs_added=certs_added,
-        certs_skipped=certs - certs_added,
-        agents_added=agents_added,
-        agents_skipped=agents - agents_added,
-        seconds=time.perf_counter() - start,
-        via="api",
-    )

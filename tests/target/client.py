@@ -6,6 +6,7 @@ import http.client
 import json
 import ssl
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,6 +28,28 @@ class Resp:
     def content_type(self) -> str:
         return self.headers.get("content-type", "")
 
+    def is_certctl_error(self, status: int, message: str | None = None) -> bool:
+        """certctl's ErrorResponse: status text, message, and the request id
+        that is also in X-Request-ID."""
+        doc = self.json
+        return (
+            self.status == status
+            and self.content_type == "application/json"
+            and isinstance(doc, dict)
+            and set(doc) == {"error", "message", "request_id"}
+            and doc["error"] == HTTPStatus(status).phrase
+            and doc["request_id"] == self.headers.get("x-request-id")
+            and (message is None or doc["message"] == message)
+        )
+
+    def is_certctl_text(self, status: int, error: str) -> bool:
+        """certctl's http.Error bodies (401, 429): JSON-looking, sent as text/plain."""
+        return (
+            self.status == status
+            and self.content_type == "text/plain; charset=utf-8"
+            and self.body == json.dumps({"error": error}, separators=(",", ":")).encode() + b"\n"
+        )
+
     def is_problem(self, status: int) -> bool:
         doc = self.json
         return (
@@ -42,18 +65,22 @@ _DEFAULT = object()
 
 
 class Api:
-    def __init__(self, url: str, key: str | None, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(self, url: str, key: str | None, ssl_context: ssl.SSLContext | None = None,
+                 source_ip: str | None = None) -> None:  # fmt: skip
         parts = urlsplit(url)
         self.host = parts.hostname or "127.0.0.1"
         self.port = parts.port
         self.https = parts.scheme == "https"
         self.key = key
         self.ctx = ssl_context
+        # Another loopback address (127.0.0.2...) is another client to a per-IP limiter.
+        self.source = (source_ip, 0) if source_ip else None
 
     def _conn(self) -> http.client.HTTPConnection:
         if self.https:
-            return http.client.HTTPSConnection(self.host, self.port, timeout=30, context=self.ctx)
-        return http.client.HTTPConnection(self.host, self.port, timeout=30)
+            return http.client.HTTPSConnection(self.host, self.port, timeout=30, context=self.ctx,
+                                               source_address=self.source)  # fmt: skip
+        return http.client.HTTPConnection(self.host, self.port, timeout=30, source_address=self.source)
 
     def call(
         self,

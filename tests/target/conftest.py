@@ -70,6 +70,11 @@ def new_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def launch(new_database: Callable[[str], str], backend: str, **kw: Any) -> RunningTarget:
+    """A dedicated target on a fresh database of ``backend`` (the caller stops it)."""
+    return _launch(new_database, backend, **kw)
+
+
 def _launch(new_database: Callable[[str], str], backend: str, **kw: Any) -> RunningTarget:
     kw.setdefault("auth_secret", API_KEY)
     return start_target(new_database(backend), **kw)
@@ -93,6 +98,24 @@ def quiet_target(request: pytest.FixtureRequest, new_database: Callable[[str], s
     t = _launch(new_database, request.param, admin_key=ADMIN_KEY, extra_args=["--renewal-workers", "0"])
     yield t
     t.stop()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def certctl_target(request: pytest.FixtureRequest, new_database: Callable[[str], str]) -> Iterator[RunningTarget]:
+    """The certctl profile, its rate limiter off (as load tests run it), fast
+    renewal workers; agent keygen and the hourly renewal check as certctl's."""
+    t = _launch(
+        new_database, request.param, profile="certctl", rate_limit=False, admin_key=ADMIN_KEY,
+        pool_size=5, extra_args=["--renewal-workers", "2", "--renewal-latency", "0.01"],
+    )  # fmt: skip
+    t.backend = request.param  # type: ignore[attr-defined]
+    yield t
+    t.stop()
+
+
+@pytest.fixture(scope="session")
+def certctl_api(certctl_target: RunningTarget) -> Api:
+    return Api(certctl_target.url, certctl_target.api_key)
 
 
 @pytest.fixture(scope="session")

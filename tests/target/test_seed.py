@@ -10,7 +10,8 @@ from collections.abc import Callable
 import pytest
 
 from fleetplane.launch import start_target
-from fleetplane.seed import seed_database, seed_via_api
+from fleetplane.seed import seed_database
+from fleetplane.seed_api import seed_via_api
 
 from .client import Api
 from .conftest import API_KEY, BACKENDS, SRC

@@ -2,15 +2,23 @@
 
 Register ``POST /api/v1/agents`` (labels ``run_id``), heartbeat ``POST
 /api/v1/agents/{id}/heartbeat``, work poll ``GET /api/v1/agents/{id}/work`` at
-its own cadence, job status ``POST /api/v1/jobs/{id}/status``. Every request is
-recorded as an HTTP sample (``http_req_duration{name:agent heartbeat}``...), so
-the usual HTTP thresholds apply too. All agents share the worker's pooled
-client: connections grow with requests in flight, not with agents.
+its own cadence, job status ``POST /api/v1/agents/{id}/jobs/{job_id}/status``,
+and for a job waiting for the agent's key (``AwaitingCSR``, certctl's agent
+keygen) a CSR, ``POST /api/v1/agents/{id}/csr``. Every request is recorded as
+an HTTP sample (``http_req_duration{name:agent heartbeat}``...), so the usual
+HTTP thresholds apply too. All agents share the worker's pooled client:
+connections grow with requests in flight, not with agents.
+
+The work poll's answer is certctl's ``{"jobs": [...], "count": N}`` or the
+fleetplane profile's ``{"data": [...], "total": N}``; error bodies are RFC 7807
+(``detail``) or certctl's ``{"error", "message"}``. Both are read here, for
+the fleet and for the packs speaking the same protocol.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from typing import Any, ClassVar
 
@@ -49,16 +57,59 @@ async def record_request(rt: ScenarioRuntime, method: str, url: str, *, name: st
     return resp
 
 
+def error_text(resp: Response) -> str:
+    """What an error body says: RFC 7807 ``detail``/``title``, certctl's
+    ``message``/``error`` (its 401s and 429s are JSON sent as text/plain), or
+    the start of a plain-text body."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return resp.body[:120].decode("utf-8", "replace").strip() if resp.body else ""
+    if isinstance(body, dict):
+        for key in ("detail", "message", "error", "title"):
+            if body.get(key):
+                return str(body[key])[:120]
+    return ""
+
+
 def _detail(resp: Response) -> str:
     if resp.error:
         return resp.error + (f" ({resp.error_detail})" if resp.error_detail else "")
-    try:
-        body = resp.json()
-        if isinstance(body, dict) and body.get("detail"):
-            return f"HTTP {resp.status}: {str(body['detail'])[:120]}"
-    except ValueError:
-        pass
-    return f"HTTP {resp.status}"
+    text = error_text(resp)
+    return f"HTTP {resp.status}" + (f": {text}" if text else "")
+
+
+def work_items(body: Any) -> list[dict[str, Any]] | None:
+    """The jobs of a work-poll answer, either shape; None when it is neither."""
+    if isinstance(body, dict):
+        for key in ("jobs", "data"):
+            items = body.get(key)
+            if isinstance(items, list):
+                return [i for i in items if isinstance(i, dict)]
+    return None
+
+
+def job_status_url(agent_id: str, job_id: str) -> str:
+    return f"/api/v1/agents/{agent_id}/jobs/{job_id}/status"
+
+
+def csr_url(agent_id: str) -> str:
+    return f"/api/v1/agents/{agent_id}/csr"
+
+
+@functools.cache
+def agent_csr() -> str:
+    """A PEM CSR from one P-256 key per process: what an agent submits for an
+    AwaitingCSR job (the control plane signs it; the key never leaves)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fleetload agent")])
+    csr = x509.CertificateSigningRequestBuilder().subject_name(name).sign(key, hashes.SHA256())
+    return csr.public_bytes(serialization.Encoding.PEM).decode()
 
 
 class HttpAgent(Agent):
@@ -129,25 +180,39 @@ class HttpAgent(Agent):
         if resp.status != 200:
             self.stats.error(f"work poll: {_detail(resp)}")
             return
-        for job in resp.json().get("data", []):
+        try:
+            jobs = work_items(resp.json())
+        except ValueError:
+            jobs = None
+        if jobs is None:
+            self.stats.error(f"work poll: HTTP 200 without a job list ({resp.body[:80]!r})")
+            return
+        for job in jobs:
             await self.on_push("job", job)
 
     async def on_push(self, kind: str, message: Any) -> None:
-        """A claimed job: report Running, then Completed (the renewal succeeded)."""
+        """A job from the work poll: a CSR when it waits for the agent's key
+        (AwaitingCSR), else report Running, then Completed (the renewal succeeded)."""
         fleet = self.fleet
         t0 = time.perf_counter()
-        url = f"/api/v1/jobs/{message['id']}/status"
-        for status, text in (("Running", "renewing"), ("Completed", "renewed")):
-            if status == "Completed":
+        steps: list[tuple[str, str, tuple[int, ...], dict[str, Any]]]
+        if message.get("status") == "AwaitingCSR":
+            steps = [(self._url("/csr"), "agent csr", (202,),
+                      {"csr_pem": agent_csr(), "certificate_id": message.get("certificate_id")})]
+        else:
+            url = self._url(f"/jobs/{message['id']}/status")
+            steps = [(url, "job status", (200, 409), {"status": "Running", "message": "renewing"}),
+                     (url, "job status", (200, 409), {"status": "Completed", "message": "renewed"})]
+        for i, (url, name, ok, body) in enumerate(steps):
+            if i:
                 await asyncio.sleep(0.05 + 0.2 * fleet.rng.random())
-            resp = await record_request(fleet.rt, "POST", url, name="job status",
-                                        intended=time.perf_counter(),
-                                        json={"status": status, "message": text})
+            resp = await record_request(fleet.rt, "POST", url, name=name,
+                                        intended=time.perf_counter(), json=body)
             self.stats.sent(resp.bytes_sent)
             if resp.status == 0:
                 raise Disconnected(_detail(resp))
-            if resp.status not in (200, 409):
-                self.stats.error(f"job status: {_detail(resp)}")
+            if resp.status not in ok:
+                self.stats.error(f"{name}: {_detail(resp)}")
                 return
         self.stats.task_duration.append(time.perf_counter() - t0)
         self.stats.push(kind)

@@ -7,6 +7,12 @@ Fixture checks and seeding. The certctl load-test fixture is certificates
 ``--insecure`` and ``--ca-cert`` apply; or ``--seed sqlite:///...``/
 ``--seed postgresql://...``: the reference target's database directly) or checks
 that it is there and refuses to start with the command that fixes it.
+
+Targets differ in how they answer (docs/target.md: the fleetplane and certctl
+profiles): error bodies are read in either shape, seeding skips what a listing
+shows is there (certctl answers a duplicate name with a 500), and 429s from a
+rate-limited target are waited out for up to a minute before the set-up gives
+up with a line saying what to raise.
 """
 
 from __future__ import annotations
@@ -14,15 +20,18 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 from collections.abc import Mapping
 from typing import Any
 
 from fleetload.errors import ConfigError
+from fleetload.fleet.http_agent import error_text
 
 CERT_PREFIX = "loadtest-bulk-"
 AGENT_PREFIX = "ag-loadtest-"
 LIST_PAGE = 500
-_RETRY_429 = 20
+RETRY_429_S = 60.0
+"""How long a set-up request keeps retrying 429 answers."""
 
 
 def agent_id(i: int) -> str:
@@ -46,33 +55,35 @@ def seed_command(*, certs: int = 0, agents: int = 0, target: str | None = None) 
 
 
 def _problem(resp: Any) -> str:
-    detail = ""
-    try:
-        body = resp.json()
-        if isinstance(body, dict):
-            detail = str(body.get("detail") or body.get("title") or "")
-    except ValueError:
-        detail = resp.text[:200] if resp.body else ""
+    """``HTTP 404: <what the body says>`` (RFC 7807 or certctl's error shape)."""
     if resp.status == 0:
         return f"{resp.error}"
+    detail = error_text(resp)
     return f"HTTP {resp.status}" + (f": {detail}" if detail else "")
 
 
 async def call(http: Any, method: str, path: str, *, json_body: Any = None,
                ok: tuple[int, ...] = (200,)) -> Any:
     """One request from ``setup()``/``teardown()`` (``ctx.http``), retrying 429s
-    (honouring ``Retry-After``, capped at 2 s a wait). Returns the response; a
-    status outside ``ok`` (and 401/403 always) is a :class:`ConfigError`."""
+    for up to :data:`RETRY_429_S` (honouring ``Retry-After``, capped at 2 s a
+    wait). Returns the response; a status outside ``ok`` (and 401/403 always)
+    is a :class:`ConfigError`."""
     kwargs: dict[str, Any] = {} if json_body is None else {"json": json_body}
-    for _ in range(_RETRY_429):
+    deadline = time.monotonic() + RETRY_429_S
+    while True:
         resp = await http.request(method, path, **kwargs)
-        if resp.status != 429:
+        if resp.status != 429 or time.monotonic() > deadline:
             break
         try:
             wait = float(resp.headers.get("retry-after") or 1)
         except ValueError:
             wait = 1.0
         await asyncio.sleep(min(max(wait, 0.05), 2.0))
+    if resp.status == 429:
+        raise ConfigError(f"{method} {path}: the target answered 429 Too Many Requests for "
+                          f"{RETRY_429_S:.0f}s: its rate limiter is below what the set-up needs; "
+                          "raise it or turn it off for the test (certctl: CERTCTL_RATE_LIMIT_RPS/"
+                          "_BURST, or CERTCTL_RATE_LIMIT_ENABLED=false)")
     if resp.status in (401, 403):
         raise ConfigError(f"{method} {path}: the target refused the API key ({_problem(resp)}); "
                           "pass it with --token KEY")
@@ -164,18 +175,26 @@ async def seed(http: Any, mode: str, *, certs: int = 0, agents: int = 0,
 
 
 async def seed_via_api(http: Any, *, certs: int, agents: int, concurrency: int = 32) -> None:
-    """POST the fixture through the certctl API with the run's client; 409 =
-    already there (idempotent). Field values are the reference seed's."""
-    import time
-
+    """POST the fixture through the certctl API with the run's client, skipping
+    what the listings show is there (idempotent on certctl too, which answers a
+    duplicate certificate name with a 500); a 409 (a race) counts as there.
+    Field values are the reference seed's."""
     from fleetplane.seed import agent_fields, cert_fields
     from fleetplane.timeutil import now
 
     start = time.perf_counter()
     t = now()
     counts = {"certificates": [0, 0], "agents": [0, 0]}
+    have: set[str] = set()
+    if certs:
+        have |= {str(c.get("name")) for c in await list_all(http, "/api/v1/certificates")}
+    if agents:
+        have |= {str(a.get("id")) for a in await list_all(http, "/api/v1/agents")}
 
     async def post(kind: str, path: str, body: dict[str, Any]) -> None:
+        if str(body.get("id") or body["name"]) in have:
+            counts[kind][1] += 1
+            return
         resp = await call(http, "POST", path, json_body=body, ok=(201, 409))
         counts[kind][0 if resp.status == 201 else 1] += 1
 

@@ -12,9 +12,17 @@ once per interval, as a real fleet does.
     fleetload run agent-storm ... --agents 20000 --heartbeat-interval 60s --work-poll
 
 ``--work-poll`` adds the agents' work polling (``GET /api/v1/agents/{id}/work``)
-at its own cadence (``--work-poll-interval``) as a second scenario; jobs an
-agent claims are reported ``Completed`` as a real agent would.
+at its own cadence (``--work-poll-interval``) as a second scenario, reading
+certctl's ``{"jobs", "count"}`` or the fleetplane profile's ``{"data", "total"}``.
+Each job is handled as a real agent would: reported ``Completed``
+(``POST /api/v1/agents/{id}/jobs/{job}/status``), or, when it waits for the
+agent's key (``AwaitingCSR``, certctl's agent keygen), answered with a CSR
+(``POST /api/v1/agents/{id}/csr``).
 The fleet must be seeded (``--seed``, or ``fleetload seed --agents N`` first).
+
+Against certctl's default rate limiter (50 req/s per client, burst 100) the
+default 166.7 heartbeats/s mostly get 429s and the run fails its thresholds:
+raise the limiter for the test (``CERTCTL_RATE_LIMIT_RPS``) or turn it off.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from __future__ import annotations
 from typing import Any
 
 from fleetload import VU, ConfigError, ConstantArrivalRate, Duration, check, param, scenario
+from fleetload.fleet.http_agent import agent_csr, csr_url, job_status_url, work_items
 from fleetload.packs import _common
 
 AGENTS = param("agents", int, default=5000, help="fleet size (ag-loadtest-00001..)")
@@ -81,10 +90,26 @@ if WORK_POLL:
         # Start half a fleet away from the heartbeats so one agent's two calls do not coincide.
         agent = fleet_member(vu, offset=AGENTS // 2)
         r = await vu.http.get(f"/api/v1/agents/{agent}/work", name="work_poll")
-        check(r, {"work 200": lambda r: r.status == 200})
-        if r.status != 200:
-            return
-        for job in r.json().get("data") or []:
-            done = await vu.http.post(f"/api/v1/jobs/{job['id']}/status", name="job_status",
-                                      json={"status": "Completed", "message": "agent-storm"})
-            check(done, {"job reported": lambda r: r.status == 200})
+        jobs = None
+        if r.status == 200:
+            try:
+                jobs = work_items(r.json())
+            except ValueError:
+                jobs = None
+        check(r, {"work 200": lambda r: r.status == 200,
+                  "work is a job list": lambda r: jobs is not None})
+        for job in jobs or []:
+            await handle_job(vu, agent, job)
+
+
+async def handle_job(vu: VU, agent: str, job: dict[str, Any]) -> None:
+    """What an agent does with a job: a CSR for one waiting for its key, else
+    a status report (certctl's per-agent path, served by both profiles)."""
+    if job.get("status") == "AwaitingCSR":
+        r = await vu.http.post(csr_url(agent), name="agent_csr",
+                               json={"csr_pem": agent_csr(), "certificate_id": job.get("certificate_id")})
+        check(r, {"csr accepted": lambda r: r.status == 202})
+        return
+    r = await vu.http.post(job_status_url(agent, str(job["id"])), name="job_status",
+                           json={"status": "Completed", "message": "agent-storm"})
+    check(r, {"job reported": lambda r: r.status == 200})

@@ -15,13 +15,24 @@ it (if not, the request finds it still renewing: the "did real work" check
 fails and ``bulk_renewal_jobs_skipped`` counts it).
 
 It also measures what the certctl harness could not: how long the enqueued
-jobs take to drain. A second scenario, ``drain``, polls the jobs listing
-(``GET /api/v1/jobs?status=Pending`` then ``?status=Running``, every
-``--drain-poll``) and records, for every bulk-renew request, the seconds from
-its response until none of the jobs it enqueued is pending or running:
-``bulk_renewal_drain_seconds`` (a Trend in seconds, resolution one poll
-interval). After the load ends it keeps polling until every batch has drained
-(at most ``--drain-timeout``); ``bulk_renewal_tail_seconds`` is how long that took.
+jobs take to drain. A second scenario, ``drain``, polls the jobs listing once
+per unfinished state (``GET /api/v1/jobs?status=Pending``, ``AwaitingCSR``,
+``AwaitingApproval``, ``Running``: certctl's, ``--unfinished-states``), every
+``--drain-poll``. A job that leaves those listings is read once
+(``GET /api/v1/jobs/{id}``): in a finished state (``Completed``, ``Failed``,
+``Cancelled``, ``--finished-states``) it is done; in any other state it is an
+error, counted per state in ``bulk_renewal_jobs_unknown_state{state:...}``,
+and its batch never counts as drained. ``bulk_renewal_drain_seconds`` (a
+Trend in seconds, resolution one poll interval) is, for every bulk-renew
+request, the seconds from its response until all the jobs it enqueued were
+finished. certctl starts renewal jobs ``AwaitingCSR`` when agents generate the
+keys: they are not drained until an agent's CSR moves them on. After the load
+ends it keeps polling until every batch has drained (at most
+``--drain-timeout``); ``bulk_renewal_tail_seconds`` is how long that took.
+
+Only seeded certificates that can be renewed now are used: certctl's
+scheduler moves certificates expiring within 31 days to RenewalInProgress at
+start-up, and bulk renew skips those (and Revoked, Expired, Archived ones).
 
     fleetload run bulk-renewal --target https://host:8443 --token KEY
     fleetload run bulk-renewal ... --certs 2000 --batch-size 20 --rate 2 --duration 1m
@@ -33,6 +44,7 @@ import asyncio
 import math
 import time
 from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
 from fleetload import (
@@ -57,11 +69,31 @@ BATCH = param("batch_size", int, default=10, help="certificate_ids per request")
 DRAIN_POLL = param("drain_poll", Duration, default="1s", help="how often the drain scenario polls")
 DRAIN_TIMEOUT = param("drain_timeout", Duration, default="120s",
                       help="how long to wait for the queue to drain after the load")
+UNFINISHED = param("unfinished_states", str, default="Pending,AwaitingCSR,AwaitingApproval,Running",
+                   help="job states that are not done yet (comma separated)")
+FINISHED = param("finished_states", str, default="Completed,Failed,Cancelled",
+                 help="job states that are done (comma separated); any other state is an error")
 SEED = param("seed", str, help="seed the fixture first: bare (through the API) or a database URL")
 TARGET = param("target", str)
 
 if CERTS < 1 or BATCH < 1:
     raise ConfigError("--certs and --batch-size must be at least 1")
+
+
+def state_set(flag: str, text: str) -> frozenset[str]:
+    states = frozenset(s.strip() for s in text.split(",") if s.strip())
+    if not states:
+        raise ConfigError(f"--{flag}: give at least one job state, comma separated")
+    return states
+
+
+UNFINISHED_STATES = state_set("unfinished-states", UNFINISHED)
+FINISHED_STATES = state_set("finished-states", FINISHED)
+if UNFINISHED_STATES & FINISHED_STATES:
+    raise ConfigError("--unfinished-states and --finished-states share "
+                      + ", ".join(sorted(UNFINISHED_STATES & FINISHED_STATES)))
+# Bulk renew skips certificates in these states (certctl's list; fleetplane's is a subset).
+NOT_RENEWABLE = ("RenewalInProgress", "Revoked", "Expired", "Archived")
 
 thresholds = {
     "http_req_duration{scenario:bulk_renew}": ["p(95)<2000", "p(99)<5000"],
@@ -76,11 +108,22 @@ jobs_enqueued = Counter("bulk_renewal_jobs_enqueued")
 jobs_skipped = Counter("bulk_renewal_jobs_skipped")
 jobs_failed = Counter("bulk_renewal_jobs_failed")
 batches_undrained = Counter("bulk_renewal_batches_undrained")
+jobs_unknown_state = Counter("bulk_renewal_jobs_unknown_state",
+                             description="jobs seen in a state neither unfinished nor finished")
+batches_unknown_state = Counter("bulk_renewal_batches_unknown_state")
 
-# Batches enqueued by this process and not yet drained: (response time, job ids).
-# The drain scenario runs in the first worker; with --workers N it measures that
-# worker's share of the batches.
-OUTSTANDING: deque[tuple[float, frozenset[str]]] = deque()
+
+@dataclass(eq=False)
+class Batch:
+    """The jobs of one bulk-renew response, until all are finished."""
+    enqueued_at: float
+    waiting: set[str]
+    unknown: int = 0
+
+
+# Batches enqueued by this process and not yet drained. The drain scenario runs
+# in the first worker; with --workers N it measures that worker's share.
+OUTSTANDING: deque[Batch] = deque()
 IN_FLIGHT = [0]
 
 
@@ -89,7 +132,16 @@ async def setup(ctx: Any) -> dict[str, Any]:
     if mode:
         await _common.seed(ctx.http, mode, certs=CERTS)
     certs = await _common.seeded_certificates(ctx.http, CERTS, target=TARGET)
-    ids = [str(c["id"]) for c in certs]
+    ids = [str(c["id"]) for c in certs if c.get("status") not in NOT_RENEWABLE]
+    if not ids:
+        states = sorted({str(c.get("status")) for c in certs})
+        raise ConfigError(f"none of the {len(certs)} seeded certificates can be renewed now (they are "
+                          f"{', '.join(states)}): the target is already renewing them (certctl's "
+                          "scheduler renews certificates expiring within 31 days at start-up); "
+                          "wait for those renewals to finish, or seed certificates after start-up")
+    if len(ids) < len(certs):
+        _common.say(f"bulk-renewal: {len(certs) - len(ids)} of the {len(certs)} seeded certificates "
+                    "are already renewing (or revoked/expired) and are left out")
     slices = math.ceil(len(ids) / BATCH)
     _common.say(f"bulk-renewal: {len(ids)} certificates in {slices} slices of {BATCH}; "
                 f"{RATE:g} req/s = {RATE * BATCH:g} renewal jobs/s; a slice comes round again "
@@ -115,12 +167,12 @@ async def bulk_renew(vu: VU) -> None:
         jobs_failed.add(int(body.get("total_failed") or 0))
         job_ids = frozenset(str(j["job_id"]) for j in enqueued if j.get("job_id"))
         if job_ids:
-            OUTSTANDING.append((time.perf_counter(), job_ids))
+            OUTSTANDING.append(Batch(time.perf_counter(), set(job_ids)))
     finally:
         IN_FLIGHT[0] -= 1
 
 
-async def unfinished_jobs(vu: VU, status: str) -> tuple[set[str], int]:
+async def jobs_in(vu: VU, status: str) -> tuple[set[str], int]:
     """Ids of all jobs in ``status`` and the listing's total. Cursor (keyset)
     pages where the server has them, so jobs leaving the list mid-scan cannot
     shift others out of sight; page numbers otherwise."""
@@ -152,19 +204,48 @@ async def unfinished_jobs(vu: VU, status: str) -> tuple[set[str], int]:
         page += 1
 
 
+async def job_state(vu: VU, job_id: str) -> str:
+    r = await vu.http.get(f"/api/v1/jobs/{job_id}", name="job_get")
+    if r.status == 404:
+        return "(not found)"
+    if r.status != 200:
+        raise RuntimeError(f"GET /api/v1/jobs/{job_id}: HTTP {r.status}")
+    return str(r.json().get("status"))
+
+
 async def poll_once(vu: VU) -> None:
     batches = list(OUTSTANDING)  # enqueued before this poll started
-    # Pending first, then Running: a job moving between the two is seen in one.
-    pending, n_pending = await unfinished_jobs(vu, "Pending")
-    running, n_running = await unfinished_jobs(vu, "Running")
-    queue_depth.set(n_pending + n_running)
-    unfinished = pending | running
+    # In the order jobs move (Pending, AwaitingCSR, ..., Running): a job moving
+    # on during the scan is seen in one listing or read on its own below.
+    unfinished: set[str] = set()
+    depth = 0
+    for status in sorted(UNFINISHED_STATES, key=_state_order):
+        seen, total = await jobs_in(vu, status)
+        unfinished |= seen
+        depth += total
+    queue_depth.set(depth)
     now = time.perf_counter()
     for batch in batches:
-        enqueued_at, job_ids = batch
-        if not job_ids & unfinished:
-            drain_seconds.add(now - enqueued_at)
-            OUTSTANDING.remove(batch)
+        for job_id in sorted(batch.waiting - unfinished):
+            state = await job_state(vu, job_id)
+            if state in UNFINISHED_STATES:
+                continue  # moved between listings during the scan
+            batch.waiting.discard(job_id)
+            if state not in FINISHED_STATES:
+                jobs_unknown_state.add(1, {"state": state})
+                batch.unknown += 1
+        if batch.waiting:
+            continue
+        OUTSTANDING.remove(batch)
+        if batch.unknown:
+            batches_unknown_state.add(1)
+        else:
+            drain_seconds.add(now - batch.enqueued_at)
+
+
+def _state_order(state: str) -> int:
+    order = ("Pending", "AwaitingApproval", "AwaitingCSR", "Running")
+    return order.index(state) if state in order else len(order)
 
 
 @scenario(PerVUIterations(vus=1, iterations=1, max_duration=DURATION,
@@ -199,6 +280,8 @@ def handle_summary(summary: dict[str, Any], view: Any) -> dict[str, Any]:
         return float(v["count"]) if v else 0.0
 
     tail = view.values("bulk_renewal_tail_seconds")
+    unknown = {state: count_of(view, "bulk_renewal_jobs_unknown_state", {"state": state})
+               for state in view.tag_values("bulk_renewal_jobs_unknown_state", "state")}
     return {"bulk_renewal": {
         "requests": count_of(view, "http_reqs", scenario_tag),
         "request_duration_ms": _common.trend_brief(view.values("http_req_duration", scenario_tag)),
@@ -207,8 +290,12 @@ def handle_summary(summary: dict[str, Any], view: Any) -> dict[str, Any]:
         "jobs_skipped": count("bulk_renewal_jobs_skipped"),
         "jobs_failed": count("bulk_renewal_jobs_failed"),
         "drain_seconds": _common.trend_brief(view.values("bulk_renewal_drain_seconds")),
-        "drain_unit": "seconds from the bulk-renew response until its jobs were no longer "
-                      f"Pending or Running (resolution {DRAIN_POLL:g}s)",
+        "drain_unit": "seconds from the bulk-renew response until its jobs were all in a "
+                      f"finished state (resolution {DRAIN_POLL:g}s)",
+        "unfinished_states": sorted(UNFINISHED_STATES, key=_state_order),
+        "finished_states": sorted(FINISHED_STATES),
+        "jobs_unknown_state": unknown,
+        "batches_unknown_state": count("bulk_renewal_batches_unknown_state"),
         "batches_undrained": count("bulk_renewal_batches_undrained"),
         "tail_seconds": tail["value"] if tail else None,
     }}
