@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str, str | None]] = {
     "seed": ("fleetplane.cli", "seed", "target"),
     "runs": ("fleetload.cli.runs", "runs_cmd", None),
     "report": ("fleetload.cli.report", "report_cmd", None),
+    "export": ("fleetload.cli.export", "export_cmd", None),
     "baseline": ("fleetload.cli.baseline", "baseline_cmd", None),
     "compare": ("fleetload.cli.compare", "compare_cmd", None),
     "completion": ("fleetload.cli.completion", "completion_cmd", None),

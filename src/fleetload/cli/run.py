@@ -12,6 +12,7 @@ from fleetload.engine.loop import run_async
 from fleetload.engine.runner import RunConfig, run_test
 from fleetload.errors import ConfigError
 from fleetload.metrics.thresholds import parse_cli_threshold
+from fleetload.outputs.registry import build_outputs
 from fleetload.redact import redact_argv
 from fleetload.results.validity import ValidityRules
 from fleetload.script.oneliner import OneLiner, parse_header
@@ -115,6 +116,10 @@ def parse_params(args: list[str]) -> dict[str, str | list[str]]:
 @click.option("--allow-inconclusive", is_flag=True,
               help="A run that did not deliver the load asked for passes with a warning "
                    "instead of ending INCONCLUSIVE (exit 3).")
+@click.option("-o", "--output", "output_specs", multiple=True, metavar="KIND=WHERE",
+              help="Also send the run's numbers to (repeatable): csv=FILE, "
+                   "prometheus=HOST:PORT (a /metrics endpoint), prometheus-rw=URL "
+                   "(remote write); see docs/outputs.md.")
 @click.pass_context
 @handle_errors
 def run_cmd(ctx: click.Context, script: str | None, url: str | None, method: str, headers: tuple[str, ...],
@@ -124,7 +129,8 @@ def run_cmd(ctx: click.Context, script: str | None, url: str | None, method: str
             workers: int, out: Path | None, results_dir: Path, summary_export: Path | None,
             stats_interval: str, quiet: bool, no_preflight: bool,
             observe: tuple[str, ...], html_report: bool, junit_file: Path | None,
-            max_lag: str, allow_inconclusive: bool) -> None:
+            max_lag: str, allow_inconclusive: bool,
+            output_specs: tuple[str, ...]) -> None:
     """Run a load SCRIPT (a Python file or a built-in pack name), or a one-liner with --url.
 
     Options not listed here are the script's own parameters (for example
@@ -171,7 +177,8 @@ def run_cmd(ctx: click.Context, script: str | None, url: str | None, method: str
                     summary_export=summary_export, quiet=quiet,
                     argv=redact_argv(sys.argv[1:]), preflight=not no_preflight,
                     allow_inconclusive=allow_inconclusive,
-                    validity=ValidityRules(lag_bound=parse_duration(max_lag, what="--max-lag")))
+                    validity=ValidityRules(lag_bound=parse_duration(max_lag, what="--max-lag")),
+                    outputs=build_outputs(output_specs))
     outcome = run_async(run_test(recipe, cfg))
     click.echo(outcome.text, nl=False)
     # The run's verdict stands even if an extra output cannot be written.

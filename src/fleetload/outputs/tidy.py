@@ -1,0 +1,106 @@
+"""Tidy rows: one number per line, ``time, scenario, metric, stat, value``.
+
+The same rows come from a run as it goes (``--output csv=FILE``) and from a
+finished run's files (``fleetload export``): counts and gauges from the
+per-interval timeline row, latency statistics from the interval's histograms
+(the snapshot live, ``intervals.hlog`` afterwards). ``time`` is the end of the
+interval in seconds since the run started; trend values are milliseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from fleetload.metrics.histogram import Binned, Histogram
+from fleetload.metrics.kinds import Tags
+
+COLUMNS = ("time", "scenario", "metric", "stat", "value")
+
+TidyRow = tuple[float, str, str, str, float]
+
+# timeline.jsonl key -> (metric, stat)
+TIMELINE_NUMBERS = (
+    ("reqs", "http_reqs", "count"),
+    ("failed", "http_req_failed", "count"),
+    ("iterations", "iterations", "count"),
+    ("dropped", "dropped_iterations", "count"),
+    ("errors", "iteration_errors", "count"),
+    ("checks_failed", "checks", "failed"),
+    ("vus", "vus", "value"),
+    ("vus_max", "vus_max", "value"),
+)
+FAIL_REASON = "fail_reason"
+TREND_STATS = ("count", "p50", "p95", "p99", "max")
+_PERCENTILES = (50.0, 95.0, 99.0)
+
+
+def scenario_of(tags: Tags) -> str:
+    for k, v in tags:
+        if k == "scenario":
+            return v
+    return ""
+
+
+def timeline_rows(row: Mapping[str, Any]) -> list[TidyRow]:
+    """Counts and gauges of one ``timeline.jsonl`` row."""
+    t = float(row["t"])
+    out: list[TidyRow] = []
+    for scenario in sorted(row["scenarios"]):
+        sc = row["scenarios"][scenario]
+        for key, metric, stat in TIMELINE_NUMBERS:
+            if key in sc:
+                out.append((t, scenario, metric, stat, float(sc[key])))
+        for reason, n in sorted((sc.get("fail_reasons") or {}).items()):
+            out.append((t, scenario, FAIL_REASON, reason, float(n)))
+    return out
+
+
+def histogram_rows(t: float, hists: Mapping[tuple[str, str], Histogram]) -> list[TidyRow]:
+    """Count, p50, p95, p99 and max (ms) per (metric, scenario) histogram."""
+    out: list[TidyRow] = []
+    for (metric, scenario), h in sorted(hists.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        if not h.count:
+            continue
+        p50, p95, p99 = (_ms(v) for v in h.percentiles(_PERCENTILES))
+        values = (float(h.count), p50, p95, p99, _ms(h.max))
+        out.extend((t, scenario, metric, stat, v) for stat, v in
+                   zip(TREND_STATS, values, strict=True))
+    return out
+
+
+def _ms(us: float) -> float:
+    return round(us / 1000.0, 3)
+
+
+def merge_trends(trends: Iterable[tuple[str, Tags, Binned]]) -> dict[tuple[str, str], Histogram]:
+    """An interval's trend series merged per (metric, scenario)."""
+    out: dict[tuple[str, str], Histogram] = {}
+    for metric, tags, b in trends:
+        key = (metric, scenario_of(tags))
+        h = out.get(key)
+        if h is None:
+            h = out[key] = Histogram()
+        h.add_binned(b)
+    return out
+
+
+def interval_rows(row: Mapping[str, Any], trends: Mapping[tuple[str, Tags], Binned]) -> list[TidyRow]:
+    """All tidy rows of one live interval."""
+    hists = merge_trends((m, tags, b) for (m, tags), b in trends.items())
+    return timeline_rows(row) + histogram_rows(float(row["t"]), hists)
+
+
+def format_value(v: float) -> str:
+    """Integers without a decimal point, other numbers as Python prints them."""
+    return str(int(v)) if float(v).is_integer() else repr(v)
+
+
+def as_record(r: TidyRow) -> dict[str, Any]:
+    return dict(zip(COLUMNS, r, strict=True))
+
+
+
+def csv_cells(r: TidyRow) -> tuple[str, str, str, str, str]:
+    """One row as CSV cells (``time`` and ``value`` through :func:`format_value`)."""
+    return (format_value(r[0]), r[1], r[2], r[3], format_value(r[4]))

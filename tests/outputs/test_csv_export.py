@@ -1,0 +1,111 @@
+"""``--output csv=FILE`` during a run and ``fleetload export`` afterwards:
+the same tidy rows, whose totals are summary.json's."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.outputs.conftest import MIXED, scenario_totals, summary_of
+
+
+def _totals(rows: list[dict[str, str]]) -> dict[str, tuple[float, float]]:
+    acc: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for r in rows:
+        if r["metric"] == "http_reqs" and r["stat"] == "count":
+            acc[r["scenario"]][0] += float(r["value"])
+        elif r["metric"] == "http_req_failed" and r["stat"] == "count":
+            acc[r["scenario"]][1] += float(r["value"])
+    return {k: (v[0], v[1]) for k, v in acc.items()}
+
+
+@pytest.fixture(scope="module")
+def csv_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    from tests.conftest import start_stub
+
+    stub = start_stub()
+    try:
+        tmp = tmp_path_factory.mktemp("csv")
+        out, csv_file = tmp / "run", tmp / "live" / "rows.csv"
+        r = run_cli("run", str(MIXED), "-e", f"TARGET={stub.url}", "-e", "DUR=3s",
+                    "--output", f"csv={csv_file}", "--out", str(out), "--quiet")
+        assert r.code == 0, r.stderr
+    finally:
+        stub.proc.terminate()
+        stub.proc.wait(5)
+    return out, csv_file
+
+
+def test_live_csv_totals_equal_the_summary(csv_run: tuple[Path, Path]) -> None:
+    out, csv_file = csv_run
+    text = csv_file.read_text()
+    assert text.splitlines()[0] == "time,scenario,metric,stat,value"
+    rows = list(csv.DictReader(io.StringIO(text)))
+    expected = scenario_totals(summary_of(out))
+    assert expected["steady"][0] == 120 and expected["flaky"][0] == 30
+    assert expected["flaky"][1] == 10
+    assert _totals(rows) == expected
+    reasons = [r for r in rows if r["metric"] == "fail_reason"]
+    assert {r["stat"] for r in reasons} == {"503 Service Unavailable"}
+    assert sum(float(r["value"]) for r in reasons) == 10
+    p95 = [r for r in rows if r["metric"] == "http_req_duration" and r["stat"] == "p95"]
+    assert {r["scenario"] for r in p95} == {"steady", "flaky"}
+    assert all(float(r["value"]) > 0 for r in p95)
+
+
+def test_export_gives_the_live_rows(csv_run: tuple[Path, Path]) -> None:
+    out, csv_file = csv_run
+    r = run_cli("export", str(out), "--format", "csv")
+    assert r.code == 0, r.stderr
+    live = list(csv.DictReader(io.StringIO(csv_file.read_text())))
+    exported = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert [(x["time"], x["scenario"], x["metric"], x["stat"]) for x in exported] == \
+           [(x["time"], x["scenario"], x["metric"], x["stat"]) for x in live]
+    for a, b in zip(live, exported, strict=True):
+        if a["stat"] in ("p50", "p95", "p99", "max"):
+            # The interval log keeps buckets (3 significant digits) and max to the µs.
+            assert float(b["value"]) == pytest.approx(float(a["value"]), rel=2e-3, abs=2e-3)
+        else:
+            assert a["value"] == b["value"], (a, b)
+    assert _totals(exported) == scenario_totals(summary_of(out))
+
+
+def test_export_ndjson_to_a_file(csv_run: tuple[Path, Path], tmp_path: Path) -> None:
+    out, _ = csv_run
+    target = tmp_path / "rows.ndjson"
+    r = run_cli("export", str(out), "--format", "ndjson", "-o", str(target))
+    assert r.code == 0, r.stderr
+    records = [json.loads(line) for line in target.read_text().splitlines()]
+    assert f"export: {len(records)} rows to {target}" in r.stderr
+    assert set(records[0]) == {"time", "scenario", "metric", "stat", "value"}
+    reqs = sum(x["value"] for x in records if x["metric"] == "http_reqs")
+    assert reqs == 150
+
+
+def test_export_of_a_missing_run_is_one_line(tmp_path: Path) -> None:
+    r = run_cli("export", "nope", "--results-dir", str(tmp_path))
+    assert r.code == 2
+    assert r.stderr.strip() == f"fleetload: error: no run 'nope' in {tmp_path} " \
+                               f"(see 'fleetload runs --results-dir {tmp_path}')"
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("csv", "--output csv: expected KIND=WHERE, one of csv=FILE"),
+    ("statsd=localhost:8125", "--output statsd=localhost:8125: unknown output kind 'statsd'; "
+                              "one of csv=FILE"),
+    ("csv=", "--output csv=: csv needs FILE"),
+])
+def test_bad_output_specs_are_one_line(spec: str, message: str, tmp_path: Path) -> None:
+    r = run_cli("run", str(MIXED), "-e", "TARGET=http://127.0.0.1:1", "-o", spec,
+                "--no-preflight",
+                "--results-dir", str(tmp_path))
+    assert r.code == 2
+    assert r.stderr.strip() == f"fleetload: error: {message}"
+    assert "secret" not in r.stderr
+    assert not any(tmp_path.iterdir())
