@@ -100,7 +100,7 @@ def run_case(transport: str, agents: int, interval: float, ramp: float, steady: 
             "--heartbeat-interval", f"{interval}s", "--registration-concurrency", "64",
             "--no-tasks", "--no-checks", "--no-inventory", "--target", url, "--token", token,
             "--results-dir", str(out / "runs"), "--summary-export", str(summary),
-            "--stats-interval", "10s", "--quiet", "--no-preflight", "--rtt-p95", "100000"]
+            "--quiet", "--no-preflight", "--rtt-p95", "100000"]
     if grpc_target:
         argv += ["--grpc-target", grpc_target]
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))

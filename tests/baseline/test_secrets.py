@@ -16,7 +16,7 @@ def test_secrets_never_written(shared_stub, tmp_path):
     run_dir, store = tmp_path / "run", tmp_path / "loadtest-baselines"
     r = run_cli("run", "--url", f"http://user:S3CRET-PW@127.0.0.1:{port}/ok",
                 "--token", "S3CRET-TOKEN", "-H", "Authorization: Bearer S3CRET-HDR",
-                "-e", "API_KEY=S3CRET-ENV", "--rate", "20", "--duration", "2s",
+                "--rate", "20", "--duration", "2s",
                 "--out", str(run_dir), "--quiet", "--report", "--junit", str(tmp_path / "j.xml"))
     assert r.code == 0, r.stderr
     assert run_cli("baseline", "record", str(run_dir), "--name", "sec",

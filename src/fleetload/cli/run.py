@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from fleetload.durations import parse_duration
 from fleetload.engine.loop import run_async
@@ -20,6 +21,7 @@ from fleetload.script.options import Overrides
 from fleetload.script.recipe import PlanRecipe
 
 from .errors import handle_errors
+from .script_help import ScriptCommand
 
 
 def parse_env(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -74,23 +76,49 @@ def parse_params(args: list[str]) -> dict[str, str | list[str]]:
     return out
 
 
-@click.command("run", context_settings={"show_default": True, "ignore_unknown_options": True,
-                                        "allow_extra_args": True})
+def explicit(ctx: click.Context, name: str) -> bool:
+    """Whether the user gave the option (not its default)."""
+    return ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT)
+
+
+def check_exclusive(ctx: click.Context, pairs: tuple[tuple[str, str, str], ...]) -> None:
+    """One line, exit 2, for two options of which the second would be ignored."""
+    for first, second, why in pairs:
+        if explicit(ctx, first) and explicit(ctx, second):
+            raise ConfigError(f"{_flag(second)} has no effect with {_flag(first)}: {why}")
+
+
+def _flag(name: str) -> str:
+    return {"ca_file": "--ca-cert", "html_report": "--report"}.get(
+        name, "--" + name.replace("_", "-"))
+
+
+@click.command("run", cls=ScriptCommand,
+               context_settings={"show_default": True, "ignore_unknown_options": True,
+                                 "allow_extra_args": True})
 @click.argument("script", required=False)
 @click.option("--url", help="One-liner mode: the URL to load (no script).")
-@click.option("--method", default="GET", help="One-liner: HTTP method.")
-@click.option("-H", "--header", "headers", multiple=True, help="One-liner: 'Name: value' (repeatable).")
-@click.option("--body", help="One-liner: request body.")
-@click.option("--max-in-flight", type=int, help="One-liner with --rate: cap on concurrent iterations.")
-@click.option("--rate", type=float, help="Arrival rate (iterations/s): overrides arrival-rate executors.")
-@click.option("--vus", type=int, help="VUs: overrides VU-based executors.")
+@click.option("--method", help="One-liner only: HTTP method.  [default: GET]")
+@click.option("-H", "--header", "headers", multiple=True,
+              help="'Name: value' sent with every request, a script's or a one-liner's "
+                   "(repeatable; replaces a script header of the same name).")
+@click.option("--body", help="One-liner only: request body.")
+@click.option("--max-in-flight", type=int,
+              help="Cap on concurrent iterations of arrival-rate scenarios (a script's or "
+                   "a --rate one-liner's).")
+@click.option("--rate", type=float,
+              help="Iterations/s, whatever the script's time_unit: sets constant-arrival-rate "
+                   "scenarios (their total, split as in the script).")
+@click.option("--vus", type=int,
+              help="VUs: sets constant-vus, per-vu-iterations and shared-iterations scenarios.")
 @click.option("--duration", help="Duration, e.g. 30s, 5m: overrides every scenario.")
-@click.option("--target", help="Base URL that relative request paths resolve against.")
+@click.option("--target", help="Base URL that a script's relative request paths resolve against.")
 @click.option("--token", help="Bearer token sent with every request (never written to results).")
 @click.option("--insecure", is_flag=True, default=None, help="Skip TLS certificate verification.")
 @click.option("--ca-cert", "ca_file", type=click.Path(exists=True, dir_okay=False),
               help="Trust this CA (PEM) for TLS.")
-@click.option("-e", "--env", "env_pairs", multiple=True, help="Script variable KEY=VALUE (repeatable).")
+@click.option("-e", "--env", "env_pairs", multiple=True,
+              help="Script variable KEY=VALUE (repeatable).")
 @click.option("--threshold", "thresholds", multiple=True,
               help="Extra threshold METRIC[{tag:value}]:EXPR, e.g. 'http_req_duration:p(95)<500'.")
 @click.option("--workers", type=int, default=1, help="Worker processes (one event loop each).")
@@ -122,11 +150,12 @@ def parse_params(args: list[str]) -> dict[str, str | list[str]]:
                    "(remote write); see docs/outputs.md.")
 @click.pass_context
 @handle_errors
-def run_cmd(ctx: click.Context, script: str | None, url: str | None, method: str, headers: tuple[str, ...],
-            body: str | None, max_in_flight: int | None, rate: float | None, vus: int | None,
-            duration: str | None, target: str | None, token: str | None, insecure: bool | None,
-            ca_file: str | None, env_pairs: tuple[str, ...], thresholds: tuple[str, ...],
-            workers: int, out: Path | None, results_dir: Path, summary_export: Path | None,
+def run_cmd(ctx: click.Context, script: str | None, url: str | None, method: str | None,
+            headers: tuple[str, ...], body: str | None, max_in_flight: int | None,
+            rate: float | None, vus: int | None, duration: str | None, target: str | None,
+            token: str | None, insecure: bool | None, ca_file: str | None,
+            env_pairs: tuple[str, ...], thresholds: tuple[str, ...], workers: int,
+            out: Path | None, results_dir: Path, summary_export: Path | None,
             stats_interval: str, quiet: bool, no_preflight: bool,
             observe: tuple[str, ...], html_report: bool, junit_file: Path | None,
             max_lag: str, allow_inconclusive: bool,
@@ -134,7 +163,9 @@ def run_cmd(ctx: click.Context, script: str | None, url: str | None, method: str
     """Run a load SCRIPT (a Python file or a built-in pack name), or a one-liner with --url.
 
     Options not listed here are the script's own parameters (for example
-    `fleetload run agent-storm --agents 5000`).
+    `fleetload run agent-storm --agents 5000`); `fleetload run SCRIPT --help`
+    lists them. Every option either takes effect or is an error: one that
+    applies to some of a script's scenarios only prints a note naming the others.
 
     Exit codes: 0 all thresholds held, 99 a threshold failed, 3 inconclusive (the
     run did not deliver the load asked for), 2 invalid input or unreachable
@@ -148,25 +179,47 @@ def run_cmd(ctx: click.Context, script: str | None, url: str | None, method: str
         raise ConfigError("give either a SCRIPT or --url, not both")
     if not script and not url:
         raise ConfigError("nothing to run: give a SCRIPT (file or pack name) or --url URL")
+    if script:
+        for name, value in (("method", method), ("body", body)):
+            if value is not None:
+                raise ConfigError(f"--{name} applies to --url one-liners only; a script sets "
+                                  f"each request's {name} itself")
+    check_exclusive(ctx, (
+        ("out", "results_dir", "--out names the run directory itself"),
+        ("quiet", "stats_interval", "--quiet turns the live line off"),
+        ("insecure", "ca_file", "--insecure skips certificate verification altogether"),
+    ))
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}")
     if rate is not None and rate <= 0:
         raise ConfigError(f"--rate must be greater than 0, got {rate}")
     if vus is not None and vus <= 0:
         raise ConfigError(f"--vus must be greater than 0, got {vus}")
+    if max_in_flight is not None and max_in_flight < 1:
+        raise ConfigError(f"--max-in-flight must be at least 1, got {max_in_flight}")
+    lag_bound = parse_duration(max_lag, what="--max-lag")
     overrides = Overrides(
         duration=parse_duration(duration, what="--duration") if duration else None,
-        rate=rate, vus=vus, target=target, token=token, insecure=insecure, ca_file=ca_file,
+        rate=rate, vus=vus, max_in_flight=max_in_flight,
+        headers=tuple(parse_header(h) for h in headers),
+        target=target, token=token, insecure=insecure, ca_file=ca_file,
         thresholds=tuple(parse_cli_threshold(t) for t in thresholds),
         env=parse_env(env_pairs),
         params=params,
     )
     if url:
-        recipe = PlanRecipe(overrides, oneliner=OneLiner(
-            url=url, method=method, headers=tuple(parse_header(h) for h in headers), body=body,
-            max_in_flight=max_in_flight))
+        recipe = PlanRecipe(overrides, oneliner=OneLiner(url=url, method=method or "GET",
+                                                         body=body))
     else:
         recipe = PlanRecipe(overrides, script=resolve_script(str(script)))
+    # Built once here so bad input is exit 2 before anything starts, and the
+    # notes on how the flags applied print once (the run builds it again).
+    plan = recipe.build()
+    for note in plan.notes:
+        click.echo(note, err=True)
+    if explicit(ctx, "max_lag") and not any(s.executor.open_loop for s in plan.scenarios):
+        raise ConfigError(f"--max-lag bounds the iteration lag of open-loop (arrival-rate) "
+                          f"scenarios; {plan.source} has none")
     observers = []
     if observe:
         from fleetload.capacity.observe import build_observers
@@ -177,7 +230,7 @@ def run_cmd(ctx: click.Context, script: str | None, url: str | None, method: str
                     summary_export=summary_export, quiet=quiet,
                     argv=redact_argv(sys.argv[1:]), preflight=not no_preflight,
                     allow_inconclusive=allow_inconclusive,
-                    validity=ValidityRules(lag_bound=parse_duration(max_lag, what="--max-lag")),
+                    validity=ValidityRules(lag_bound=lag_bound),
                     outputs=build_outputs(output_specs))
     outcome = run_async(run_test(recipe, cfg))
     click.echo(outcome.text, nl=False)

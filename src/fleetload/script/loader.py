@@ -8,7 +8,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -21,6 +21,7 @@ from fleetload.script import metrics as script_metrics
 from fleetload.script import params as script_params
 from fleetload.script.model import SCENARIO_ATTR, Scenario
 from fleetload.script.options import ClientOptions, Overrides
+from fleetload.script.schedule_flags import apply_schedule_flags
 
 ENV: dict[str, str] = {}
 """Script variables (``-e KEY=VALUE`` over the process environment), readable at
@@ -44,6 +45,8 @@ class Plan:
     a ``text_sections`` key (``{title: [line, ...]}``) adds to the text summary."""
     max_workers: int | None = None
     """A script that must run in fewer processes (``max_workers = 1``) says so."""
+    notes: list[str] = field(default_factory=list)
+    """One line each: how the command line's flags applied (shown once, by the CLI)."""
 
     def kind_of(self, name: str) -> Kind | None:
         info = BUILTIN.get(name) or self.metrics.get(name)
@@ -105,9 +108,8 @@ def plan_from_module(module: ModuleType, source: str, overrides: Overrides,
     if dupes:
         raise ScriptError(f"duplicate scenario name(s): {', '.join(sorted(dupes))}", where=where)
 
-    scenarios = [replace(s, executor=s.executor.with_overrides(
-        duration=overrides.duration, rate=overrides.rate, vus=overrides.vus))
-        for s in scenarios]
+    scenarios, notes = apply_schedule_flags(scenarios, overrides.schedule(),
+                                            set(script_params.DECLARED), source)
 
     raw_options = getattr(module, "options", {}) or {}
     if not isinstance(raw_options, Mapping):
@@ -125,7 +127,7 @@ def plan_from_module(module: ModuleType, source: str, overrides: Overrides,
                 setup=_hook(module, "setup", where), teardown=_hook(module, "teardown", where),
                 handle_summary=_sync_hook(module, "handle_summary", where),
                 max_workers=_max_workers(module, where),
-                metrics=dict(script_metrics.DECLARED), env=dict(env))
+                metrics=dict(script_metrics.DECLARED), env=dict(env), notes=notes)
     validate_against(thresholds, plan.kind_of)
     return plan
 
@@ -186,3 +188,21 @@ def load_script(path: str, overrides: Overrides) -> Plan:
     module = import_script(Path(path), env)
     script_params.check_unknown(path)
     return plan_from_module(module, path, overrides, env)
+
+
+def declared_params(path: str) -> tuple[list[script_params.ParamInfo], str | None]:
+    """The parameters a script declares, by importing it with nothing given
+    (required ones get placeholders), and why the import stopped early, if it
+    did: the parameters declared before that point are still listed. Nothing
+    is sent anywhere: scripts talk to the target in setup() and scenarios."""
+    script_params.VALUES.clear()
+    script_params.EXTRA.clear()
+    script_params.LISTING = True
+    try:
+        import_script(Path(path), dict(os.environ))
+        problem = None
+    except FleetloadError as exc:
+        problem = str(exc)
+    finally:
+        script_params.LISTING = False
+    return list(script_params.DECLARED.values()), problem

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from fleetload.engine.executors import ConstantArrivalRate, ConstantVUs
@@ -17,11 +17,12 @@ from fleetload.script.options import ClientOptions, Overrides
 
 @dataclass(frozen=True)
 class OneLiner:
+    """What to request; the schedule and headers come from the run's flags
+    (:class:`Overrides`), as for a script."""
+
     url: str
     method: str = "GET"
-    headers: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     body: str | None = None
-    max_in_flight: int | None = None
 
 
 def parse_header(text: str) -> tuple[str, str]:
@@ -34,17 +35,23 @@ def parse_header(text: str) -> tuple[str, str]:
 def oneliner_plan(spec: OneLiner, overrides: Overrides) -> Plan:
     if not spec.url.startswith(("http://", "https://")):
         raise ConfigError(f"--url {spec.url!r}: expected an http:// or https:// URL")
+    if overrides.target is not None:
+        raise ConfigError("--target sets the base of a script's relative paths; a one-liner "
+                          "requests --url as given")
+    if overrides.env:
+        raise ConfigError("-e sets script variables; a one-liner has no script to read them")
     if overrides.duration is None:
         raise ConfigError("--url needs --duration (e.g. --duration 30s)")
     if (overrides.rate is None) == (overrides.vus is None):
         raise ConfigError("--url needs exactly one of --rate (open loop) or --vus (closed loop)")
     if overrides.rate is not None:
         executor: Any = ConstantArrivalRate(rate=overrides.rate, duration=overrides.duration,
-                                            max_in_flight=spec.max_in_flight or 0,
+                                            max_in_flight=overrides.max_in_flight or 0,
                                             graceful_stop=5.0)
     else:
-        if spec.max_in_flight is not None:
-            raise ConfigError("--max-in-flight applies to --rate only")
+        if overrides.max_in_flight is not None:
+            raise ConfigError("--max-in-flight caps an open-loop (--rate) one-liner; "
+                              "with --vus the VUs are the cap")
         executor = ConstantVUs(vus=int(overrides.vus or 0), duration=overrides.duration,
                                graceful_stop=5.0)
     method = spec.method.upper()
@@ -60,7 +67,7 @@ def oneliner_plan(spec: OneLiner, overrides: Overrides) -> Plan:
 
     # The same headers on every request: client defaults, so the request bytes
     # are built once and reused.
-    client = overrides.apply_client(ClientOptions(headers=dict(spec.headers)))
+    client = overrides.apply_client(ClientOptions())
     raw_thresholds: dict[str, list[Any]] = {}
     for selector, expr in overrides.thresholds:
         raw_thresholds.setdefault(selector, []).append(expr)

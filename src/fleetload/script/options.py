@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from fleetload.durations import parse_duration
+from fleetload.engine.executors.base import ScheduleOverrides
 from fleetload.errors import ConfigError
 
 
@@ -41,13 +42,21 @@ class ClientOptions:
         return cls(**values)
 
 
+RUN_FLAGS_AS_PARAMS = ("duration", "rate", "vus", "max_in_flight", "target", "token")
+"""The run's own flags a script may also read as parameters (``param("rate")``)."""
+
+
 @dataclass(frozen=True)
 class Overrides:
     """CLI flags that override the script."""
 
     duration: float | None = None
     rate: float | None = None
+    """Iterations per second (the total over the constant-arrival-rate scenarios)."""
     vus: int | None = None
+    max_in_flight: int | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    """Sent with every request (client default headers), over the script's own."""
     target: str | None = None
     token: str | None = None
     insecure: bool | None = None
@@ -58,10 +67,13 @@ class Overrides:
     """Flags the run command does not know: the script's own parameters."""
 
     def param_values(self) -> dict[str, object]:
-        values: dict[str, object] = {k: getattr(self, k) for k in
-                                     ("duration", "rate", "vus", "target", "token")}
+        values: dict[str, object] = {k: getattr(self, k) for k in RUN_FLAGS_AS_PARAMS}
         values.update(self.params)
         return values
+
+    def schedule(self) -> ScheduleOverrides:
+        return ScheduleOverrides(duration=self.duration, rate=self.rate, vus=self.vus,
+                                 max_in_flight=self.max_in_flight)
 
     def apply_client(self, opts: ClientOptions) -> ClientOptions:
         changes: dict[str, Any] = {}
@@ -69,4 +81,11 @@ class Overrides:
             value = getattr(self, name)
             if value is not None:
                 changes[name] = value
+        if self.headers:
+            # A header given on the command line replaces the script's header
+            # of the same name, whatever its case.
+            given = {name.lower() for name, _ in self.headers}
+            headers = {k: v for k, v in opts.headers.items() if k.lower() not in given}
+            headers.update(self.headers)
+            changes["headers"] = headers
         return replace(opts, **changes) if changes else opts

@@ -27,6 +27,9 @@ VALUES: dict[str, Any] = {}
 EXTRA: set[str] = set()
 """Names given on the command line that are not the run's own flags."""
 DECLARED: dict[str, ParamInfo] = {}
+LISTING = False
+"""True while a script is imported only to list its parameters (``run PACK
+--help``): a missing required parameter then gives a placeholder, not an error."""
 
 
 class Duration:
@@ -95,9 +98,32 @@ def param(name: str, kind: Any = str, *, default: Any = None, required: bool = F
     DECLARED[key] = ParamInfo(key, getattr(kind, "__name__", str(kind)), default, required, help)
     if key in VALUES and VALUES[key] is not None:
         return _convert(key, VALUES[key], kind)
+    if required and LISTING:
+        return _PLACEHOLDERS.get(kind, "")
     if required:
         raise ConfigError(f"--{key.replace('_', '-')} is required" + (f" ({help})" if help else ""))
     return None if default is None else _convert(key, default, kind)
+
+
+_PLACEHOLDERS: dict[Any, Any] = {int: 1, float: 1.0, Duration: 1.0, bool: False, list: []}
+_METAVARS = {"int": "INT", "float": "NUMBER", "Duration": "DURATION", "bool": "",
+             "list": "VALUE (repeatable)", "str": "TEXT"}
+
+
+def help_rows(params: list[ParamInfo], run_flags: tuple[str, ...]) -> list[tuple[str, str]]:
+    """``(flag METAVAR, help [default])`` rows for a help listing."""
+    rows = []
+    for p in params:
+        metavar = _METAVARS.get(p.type_name, p.type_name.upper())
+        text = p.help
+        if p.name in run_flags:
+            text = (text + " " if text else "") + "(also the run's own flag)"
+        if p.required:
+            text += "  [required]"
+        elif p.default is not None and p.default is not False:
+            text += f"  [default: {p.default}]"
+        rows.append((f"{p.flag} {metavar}".rstrip(), text.strip()))
+    return rows
 
 
 def check_unknown(script: str) -> None:

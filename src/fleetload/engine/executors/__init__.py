@@ -1,6 +1,11 @@
 """Executors, one module each, registered by their k6 name."""
 
-from fleetload.engine.executors.base import REGISTRY, Executor, executor_from_options
+from fleetload.engine.executors.base import (
+    REGISTRY,
+    Executor,
+    ScheduleOverrides,
+    executor_from_options,
+)
 from fleetload.engine.executors.constant_arrival_rate import ConstantArrivalRate
 from fleetload.engine.executors.constant_vus import ConstantVUs
 from fleetload.engine.executors.per_vu_iterations import PerVUIterations
@@ -17,6 +22,7 @@ __all__ = [
     "PerVUIterations",
     "RampingArrivalRate",
     "RampingVUs",
+    "ScheduleOverrides",
     "SharedIterations",
     "Stage",
     "executor_from_options",

@@ -9,6 +9,7 @@ queued to start late, which would hide the overload.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -26,6 +27,43 @@ A = TypeVar("A", bound=Executor)
 # (one iteration a minute) still stops promptly.
 _WATCH_STOP_AFTER = 0.05
 _DRAIN_POLL = 0.01
+
+
+def default_max_in_flight(rate_per_second: float) -> int:
+    """One second of arrivals, at least 100: enough for any target answering
+    within a second, small enough that an overloaded target shows drops."""
+    return max(100, math.ceil(rate_per_second))
+
+
+def derive_caps(ex: Executor, peak_per_second: float) -> None:
+    """Fill in ``max_in_flight`` and ``pre_allocated`` the script left at 0,
+    and remember in ``derived`` that they were derived (an override of the
+    rate derives them again; one the script gave stays)."""
+    derived = set(getattr(ex, "derived"))  # noqa: B009 - both callers have it
+    if not getattr(ex, "max_in_flight"):  # noqa: B009
+        object.__setattr__(ex, "max_in_flight", default_max_in_flight(peak_per_second))
+        derived.add("max_in_flight")
+    if not getattr(ex, "pre_allocated"):  # noqa: B009
+        object.__setattr__(ex, "pre_allocated", min(int(getattr(ex, "max_in_flight")), 100))  # noqa: B009
+        derived.add("pre_allocated")
+    object.__setattr__(ex, "derived", frozenset(derived))
+
+
+def cap_changes(ex: Executor, max_in_flight: int | None, peak_per_second: float) -> dict[str, Any]:
+    """The ``max_in_flight``/``pre_allocated`` changes for an override: the
+    given cap (``--max-in-flight``), else a derived cap follows the new peak
+    rate; pre-allocated VUs never exceed the cap."""
+    derived: frozenset[str] = getattr(ex, "derived")  # noqa: B009
+    if max_in_flight is not None:
+        cap = max_in_flight
+        derived = derived - {"max_in_flight"}
+    elif "max_in_flight" in derived:
+        cap = default_max_in_flight(peak_per_second)
+    else:
+        cap = int(getattr(ex, "max_in_flight"))  # noqa: B009
+    pre = int(getattr(ex, "pre_allocated"))  # noqa: B009
+    pre = min(cap, 100) if "pre_allocated" in derived else min(pre, cap)
+    return {"max_in_flight": cap, "pre_allocated": pre, "derived": derived}
 
 
 def split_arrivals(ex: A, index: int, count: int) -> A:

@@ -24,6 +24,21 @@ REGISTRY: dict[str, type[Executor]] = {}
 MIN_SLEEP = 0.001
 
 
+@dataclass(frozen=True)
+class ScheduleOverrides:
+    """Command-line flags that change scenarios' schedules. ``rate`` is in
+    iterations per second, whatever the scenario's ``time_unit``."""
+
+    duration: float | None = None
+    rate: float | None = None
+    vus: int | None = None
+    max_in_flight: int | None = None
+
+
+INTERNAL_FIELDS = frozenset({"segment", "vu_id_offset", "derived"})
+"""Executor fields set by the engine, never by a script."""
+
+
 def register(cls: type[E]) -> type[E]:
     REGISTRY[cls.kind] = cls
     return cls
@@ -76,21 +91,30 @@ class Executor(ABC):
         """VUs (or in-flight slots) this executor may use: for sizing and the summary."""
         return 0
 
-    def with_overrides(self: E, *, duration: float | None = None, rate: float | None = None,
-                       vus: int | None = None) -> E:
-        """Apply CLI overrides where this executor has the option."""
+    def overridable(self) -> frozenset[str]:
+        """The :class:`ScheduleOverrides` this executor takes (field names)."""
+        names = {f.name for f in fields(self)}
+        taken = {"duration"} if names & {"duration", "max_duration"} else set()
+        return frozenset(taken | (names & {"vus"}))
+
+    def with_overrides(self: E, o: ScheduleOverrides) -> E:
+        """Apply the overrides in :meth:`overridable`; the others are left to
+        the caller to report (a flag never passes silently)."""
         names = {f.name for f in fields(self)}
         changes: dict[str, Any] = {}
-        if duration is not None:
+        if o.duration is not None:
             if "duration" in names:
-                changes["duration"] = duration
+                changes["duration"] = o.duration
             elif "max_duration" in names:
-                changes["max_duration"] = duration
-        if rate is not None and "rate" in names:
-            changes["rate"] = rate
-        if vus is not None and "vus" in names:
-            changes["vus"] = vus
+                changes["max_duration"] = o.duration
+        if o.vus is not None and "vus" in names:
+            changes["vus"] = o.vus
         return replace(self, **changes) if changes else self
+
+    def rate_per_second(self) -> float | None:
+        """The constant arrival rate in iterations per second, for executors
+        that have one (the share of a ``--rate`` total it takes)."""
+        return None
 
     def describe(self) -> str:
         return self.kind
@@ -109,7 +133,7 @@ class Executor(ABC):
         out: dict[str, Any] = {"executor": self.kind}
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name in ("segment", "vu_id_offset") or (f.name == "tags" and not value):
+            if f.name in INTERNAL_FIELDS or (f.name == "tags" and not value):
                 continue
             out[f.name] = [list(s) for s in value] if f.name == "stages" else value
         return out
@@ -125,7 +149,7 @@ def executor_from_options(options: Mapping[str, Any], *, where: str) -> Executor
     cls = REGISTRY[kind]
     allowed = {f.name for f in fields(cls)}
     renamed = {_snake(k): v for k, v in opts.items()}
-    unknown = set(renamed) - allowed | ({"segment", "vu_id_offset"} & set(renamed))
+    unknown = set(renamed) - allowed | (INTERNAL_FIELDS & set(renamed))
     if unknown:
         raise ConfigError(f"unknown option(s) {sorted(unknown)} for executor {kind}", where=where)
     try:

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from typing import Any
 
-from fleetload.engine.executors.arrival import run_arrivals, split_arrivals
-from fleetload.engine.executors.base import Executor, positive, register, seconds
+from fleetload.engine.executors.arrival import (
+    cap_changes,
+    derive_caps,
+    run_arrivals,
+    split_arrivals,
+)
+from fleetload.engine.executors.base import (
+    Executor,
+    ScheduleOverrides,
+    positive,
+    register,
+    seconds,
+)
 from fleetload.engine.pacing import ConstantPacer
 from fleetload.engine.runtime import ScenarioRuntime
 from fleetload.errors import ConfigError
-
-
-def default_max_in_flight(rate_per_second: float) -> int:
-    """One second of arrivals, at least 100: enough for any target answering
-    within a second, small enough that an overloaded target shows drops."""
-    return max(100, math.ceil(rate_per_second))
 
 
 @register
@@ -36,6 +41,8 @@ class ConstantArrivalRate(Executor):
     duration: float | str = 0.0
     pre_allocated: int = 0
     max_in_flight: int = 0
+    derived: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
+    """Options validate() filled in because the script left them at 0."""
 
     def validate(self) -> None:
         object.__setattr__(self, "duration", seconds(self.duration, "duration"))
@@ -45,15 +52,31 @@ class ConstantArrivalRate(Executor):
         if isinstance(self.rate, bool) or not isinstance(self.rate, int | float):
             raise ConfigError(f"rate must be a number, got {self.rate!r}")
         positive(self.rate, "rate")
-        if not self.max_in_flight:
-            object.__setattr__(self, "max_in_flight", default_max_in_flight(self.per_second))
+        derive_caps(self, self.per_second)
         positive(self.max_in_flight, "max_in_flight")
-        if not self.pre_allocated:
-            object.__setattr__(self, "pre_allocated", min(self.max_in_flight, 100))
 
     @property
     def per_second(self) -> float:
         return self.rate / float(self.time_unit)
+
+    def rate_per_second(self) -> float:
+        return self.per_second
+
+    def overridable(self) -> frozenset[str]:
+        return frozenset({"duration", "rate", "max_in_flight"})
+
+    def with_overrides(self, o: ScheduleOverrides) -> ConstantArrivalRate:
+        """``rate`` is iterations per second: it replaces the script's rate and
+        sets ``time_unit`` to 1 s, so 5,000 per 30 s overridden with 100 is
+        100 iterations/s, not 100 per 30 s."""
+        ex = super().with_overrides(o)
+        changes: dict[str, Any] = {}
+        if o.rate is not None:
+            changes.update(rate=o.rate, time_unit=1.0)
+        if o.rate is not None or o.max_in_flight is not None:
+            per_second = o.rate if o.rate is not None else self.per_second
+            changes.update(cap_changes(self, o.max_in_flight, per_second))
+        return replace(ex, **changes) if changes else ex
 
     def scheduled_duration(self) -> float:
         return float(self.duration)

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
-from fleetload.engine.executors.arrival import run_arrivals, split_arrivals
-from fleetload.engine.executors.base import Executor, positive, register, seconds
-from fleetload.engine.executors.constant_arrival_rate import default_max_in_flight
+from fleetload.engine.executors.arrival import (
+    cap_changes,
+    derive_caps,
+    run_arrivals,
+    split_arrivals,
+)
+from fleetload.engine.executors.base import (
+    Executor,
+    ScheduleOverrides,
+    positive,
+    register,
+    seconds,
+)
 from fleetload.engine.executors.stages import normalize_stages
 from fleetload.engine.pacing import LinearPacer
 from fleetload.engine.runtime import ScenarioRuntime
@@ -27,6 +38,8 @@ class RampingArrivalRate(Executor):
     stages: tuple[tuple[float, float], ...] = field(default_factory=tuple)
     pre_allocated: int = 0
     max_in_flight: int = 0
+    derived: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
+    """Options validate() filled in because the script left them at 0."""
 
     def validate(self) -> None:
         object.__setattr__(self, "time_unit", seconds(self.time_unit, "time_unit"))
@@ -34,14 +47,11 @@ class RampingArrivalRate(Executor):
         object.__setattr__(self, "stages", normalize_stages(self.stages, integer_targets=False))
         if self.start_rate < 0:
             raise ConfigError(f"start_rate must be >= 0, got {self.start_rate!r}")
-        peak = max([self.start_rate, *(t for _, t in self.stages)]) / float(self.time_unit)
+        peak = self.peak_per_second()
         if peak <= 0:
             raise ConfigError("ramping-arrival-rate needs a rate above 0 in some stage")
-        if not self.max_in_flight:
-            object.__setattr__(self, "max_in_flight", default_max_in_flight(peak))
+        derive_caps(self, peak)
         positive(self.max_in_flight, "max_in_flight")
-        if not self.pre_allocated:
-            object.__setattr__(self, "pre_allocated", min(self.max_in_flight, 100))
 
     def pacer(self) -> LinearPacer:
         unit = float(self.time_unit)
@@ -53,14 +63,23 @@ class RampingArrivalRate(Executor):
     def vus_planned(self) -> int:
         return self.max_in_flight
 
-    def with_overrides(self, *, duration: float | None = None, rate: float | None = None,
-                       vus: int | None = None) -> RampingArrivalRate:
-        if duration is None:
-            return self
-        # Scale the stages to the new total length, keeping their shape.
-        total = self.scheduled_duration()
-        factor = duration / total if total else 1.0
-        return replace(self, stages=tuple((d * factor, t) for d, t in self.stages))
+    def peak_per_second(self) -> float:
+        return max([self.start_rate, *(t for _, t in self.stages)]) / float(self.time_unit)
+
+    def overridable(self) -> frozenset[str]:
+        # No --rate: the rate follows the stages.
+        return frozenset({"duration", "max_in_flight"})
+
+    def with_overrides(self, o: ScheduleOverrides) -> RampingArrivalRate:
+        changes: dict[str, Any] = {}
+        if o.duration is not None:
+            # Scale the stages to the new total length, keeping their shape.
+            total = self.scheduled_duration()
+            factor = o.duration / total if total else 1.0
+            changes["stages"] = tuple((d * factor, t) for d, t in self.stages)
+        if o.max_in_flight is not None:
+            changes.update(cap_changes(self, o.max_in_flight, self.peak_per_second()))
+        return replace(self, **changes) if changes else self
 
     def split(self, index: int, count: int) -> RampingArrivalRate | None:
         return split_arrivals(self, index, count)

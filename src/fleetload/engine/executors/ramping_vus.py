@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 
 from fleetload.engine.executors.base import (
     Executor,
+    ScheduleOverrides,
     finish_gracefully,
     register,
     run_vu_loop,
@@ -60,12 +61,15 @@ class RampingVUs(Executor):
             level, elapsed = target, elapsed + duration
         return int(level)
 
-    def with_overrides(self, *, duration: float | None = None, rate: float | None = None,
-                       vus: int | None = None) -> RampingVUs:
-        if duration is None:
+    def overridable(self) -> frozenset[str]:
+        # No --vus: the VUs follow the stages.
+        return frozenset({"duration"})
+
+    def with_overrides(self, o: ScheduleOverrides) -> RampingVUs:
+        if o.duration is None:
             return self
         total = self.scheduled_duration()
-        factor = duration / total if total else 1.0
+        factor = o.duration / total if total else 1.0
         return replace(self, stages=tuple((d * factor, t) for d, t in self.stages))
 
     def split(self, index: int, count: int) -> RampingVUs | None:
