@@ -60,6 +60,7 @@ class SearchResult:
     good: Any | None = None  # the highest rate that met every SLO
     bad: Any | None = None  # the lowest rate that broke one
     generator_bound: Any | None = None  # the step where the generator was the limit
+    stop_reason: str = ""  # why the search stopped, for the headline and ceiling.json
 
 
 def _round(rate: float) -> float:
@@ -79,40 +80,48 @@ async def search(settings: SearchSettings, run: Callable[[float], Awaitable[Step
             on_step(s)
         return s
 
+    def ended(status: str, reason: str) -> SearchResult:
+        result.status, result.stop_reason = status, reason
+        return result
+
+    def generator_bound(s: StepLike) -> SearchResult:
+        result.generator_bound = s
+        return ended(GENERATOR_BOUND, "the generator, not the target, was the limit "
+                                      f"at {s.rate:g}/s")
+
     rate = settings.from_rate
     # Phase 1: geometric steps until something breaks or --to holds.
     while len(result.steps) < settings.max_steps:
         s = await step(rate)
         if s.verdict == "generator-bound":
-            result.generator_bound, result.status = s, GENERATOR_BOUND
-            return result
+            return generator_bound(s)
         if s.verdict != "ok":
             result.bad = s
             break
         result.good = s
         if rate >= settings.to_rate:
-            result.status = NO_BREAK
-            return result
+            return ended(NO_BREAK, f"it reached --to {settings.to_rate:g}/s")
         rate = min(_round(rate * settings.factor), settings.to_rate)
     if result.bad is None:
-        return result  # out of steps while still climbing
+        return ended(MAX_STEPS, f"--max-steps {settings.max_steps} ran out before "
+                                f"--to {settings.to_rate:g}/s")
     if result.good is None:
-        result.status = BREAKS_AT_FROM
-        return result
+        return ended(BREAKS_AT_FROM, "the first step (--from) already broke an SLO")
     # Phase 2: bisection between the last good and the first bad rate.
     while result.bad.rate / result.good.rate > 1.0 + settings.precision:
         if len(result.steps) >= settings.max_steps:
-            return result
+            return ended(MAX_STEPS, f"--max-steps {settings.max_steps} ran out before "
+                                    f"--precision {settings.precision:g}")
         mid = _round((result.good.rate + result.bad.rate) / 2.0)
         if mid <= result.good.rate or mid >= result.bad.rate:
-            break  # rounding left nothing in between
+            return ended(FOUND, "no rate is left between the last good and the first bad "
+                                "one at 3 significant digits")
         s = await step(mid)
         if s.verdict == "generator-bound":
-            result.generator_bound, result.status = s, GENERATOR_BOUND
-            return result
+            return generator_bound(s)
         if s.verdict == "ok":
             result.good = s
         else:
             result.bad = s
-    result.status = FOUND
-    return result
+    return ended(FOUND, f"the last good and the first bad rate are within --precision "
+                        f"{settings.precision:g}")

@@ -132,7 +132,9 @@ def render(report: dict[str, Any]) -> str:
                max(all_lat + [h for h, _ in hlines]) * 1.5, H - MB, MT, log=True)
     marks = []
     if report.get("ceiling_rate"):
-        marks.append((report["ceiling_rate"], f"ceiling {report['ceiling_rate']:g}/s", "#2b8a3e"))
+        # Without a break the highest good step is a lower bound, not the ceiling.
+        label = ("no break up to" if report.get("ceiling_is_lower_bound") else "ceiling")
+        marks.append((report["ceiling_rate"], f"{label} {report['ceiling_rate']:g}/s", "#2b8a3e"))
     if report.get("first_bad_rate"):
         marks.append((report["first_bad_rate"], f"breaks {report['first_bad_rate']:g}/s", "#c92a2a"))
     if report.get("generator_bound_rate"):

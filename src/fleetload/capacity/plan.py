@@ -67,6 +67,7 @@ class CeilingInput:
     constraint: str | None
     status: str
     path: str
+    lower_bound: bool = False  # no SLO broke: the ceiling is at or above ``rate``
 
 
 @dataclass
@@ -195,7 +196,9 @@ def load_ceiling(spec: str) -> CeilingInput:
     if found.get("kind") in (None, "unobserved", "unknown"):
         broken = ", ".join(data.get("broken_slos") or []) or "an SLO"
         constraint = f"{broken} (binding constraint not observed)"
-    return CeilingInput(endpoint, float(rate), constraint, str(data.get("status", "")), str(p))
+    status = str(data.get("status", ""))
+    lower = bool(data.get("ceiling_is_lower_bound")) or status == "no-break"
+    return CeilingInput(endpoint, float(rate), constraint, status, str(p), lower)
 
 
 def about(value: float) -> str:
@@ -219,8 +222,8 @@ def with_ceilings(plan: Plan, ceilings: list[CeilingInput]) -> Plan:
     headroom, limit, offered = min(rows, key=lambda r: r[0])
     f = plan.fleet
     what = f"{_LABEL[limit.endpoint]} at {_n(limit.rate)}/s"
-    if limit.status == "no-break":
-        why = "the highest rate tested (no SLO broke; the real ceiling is higher)"
+    if limit.lower_bound:
+        why = "the highest rate measured (no SLO broke there; the ceiling is at or above it)"
     else:
         why = limit.constraint or "an SLO (binding constraint not observed)"
     x = f"{what} — {why}"

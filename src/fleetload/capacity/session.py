@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -18,7 +19,6 @@ from .ceiling import (
     FOUND,
     GENERATOR_BOUND,
     MAX_STEPS,
-    NO_BREAK,
     SearchResult,
     SearchSettings,
     search,
@@ -58,31 +58,40 @@ def step_line(s: Step) -> str:
             f"  {s.verdict}{wait}{extra}")
 
 
-def headline(result: SearchResult, settings: SearchSettings, constraint: Constraint | None) -> list[str]:
+def _broke(step: Step) -> str:
+    return ", ".join(f"{r.slo} (observed {r.observed:.4g})" if r.observed is not None
+                     else f"{r.slo} ({r.reason})" for r in step.broken)
+
+
+def highest_measured(steps: Sequence[Step]) -> float | None:
+    """The highest rate a step actually offered (iterations/s, from its summary)."""
+    return max((s.offered for s in steps), default=None)
+
+
+def headline(result: SearchResult, constraint: Constraint | None) -> list[str]:
+    """What the search found, never claiming beyond the rates it measured."""
     lines: list[str] = []
-    good, bad = result.good, result.bad
-    if good is not None:
+    good, bad, gen = result.good, result.bad, result.generator_bound
+    if good is not None and bad is not None:
         lines.append(f"ceiling: {good.offered:g} iterations/s met every SLO "
                      f"({good.achieved_rps:.1f} req/s achieved, p99 {fmt_ms(good.p('p99'))})")
-    if bad is not None:
-        broke = ", ".join(f"{r.slo} (observed {r.observed:.4g})" if r.observed is not None
-                          else f"{r.slo} ({r.reason})" for r in bad.broken)
-        lines.append(f"first break: {bad.offered:g} iterations/s broke {broke}")
-    if result.status == NO_BREAK:
-        lines.append(f"no SLO broke up to --to {settings.to_rate:g}/s: the ceiling is above it")
-    elif result.status == BREAKS_AT_FROM:
-        lines.append(f"the first step ({settings.from_rate:g}/s) already broke an SLO: "
-                     "lower --from")
-    elif result.status == GENERATOR_BOUND:
-        g = result.generator_bound
-        assert g is not None
-        lines.append(f"generator-bound at {g.offered:g}/s: {'; '.join(g.reasons)}. "
+        lines.append(f"first break: {bad.offered:g} iterations/s broke {_broke(bad)}")
+    elif good is not None:
+        top = highest_measured(result.steps)
+        which = ("the highest step run" if top is None or good.offered >= top
+                 else "the highest step the generator delivered")
+        lines.append(f"no SLO broke up to {good.offered:g} iterations/s, {which} "
+                     f"({good.achieved_rps:.1f} req/s achieved, p99 {fmt_ms(good.p('p99'))}): "
+                     "the ceiling is at or above it")
+    elif bad is not None:
+        lines.append(f"the first step ({bad.offered:g} iterations/s) already broke "
+                     f"{_broke(bad)}: lower --from")
+    if gen is not None:
+        lines.append(f"generator-bound at {gen.offered:g}/s: {'; '.join(gen.reasons)}. "
                      "This is fleetload's limit, not the target's: the target's ceiling is "
-                     + (f"above {good.offered:g}/s" if good is not None else "unknown")
-                     + (f" and at most {bad.offered:g}/s" if bad is not None else ""))
-    elif result.status == MAX_STEPS:
-        lines.append(f"stopped after --max-steps {settings.max_steps} before the precision "
-                     "was reached")
+                     + (f"at or above {good.offered:g}/s" if good is not None else "unknown")
+                     + (f" and below {bad.offered:g}/s" if bad is not None else ""))
+    lines.append(f"the search stopped because {result.stop_reason}")
     if constraint is not None:
         lines.append(f"binding constraint: {constraint.text}")
     return lines
@@ -143,21 +152,24 @@ def build_report(result: SearchResult, search_settings: SearchSettings, st: Step
         "script": script,
         "command": argv,
         "status": result.status,
+        "stop_reason": result.stop_reason,
+        "rate_unit": "iterations/s",
+        "highest_rate_measured": highest_measured(result.steps),
         "ceiling_rate": good.offered if good else None,
+        "ceiling_is_lower_bound": good is not None and bad is None,
         "ceiling_achieved_rps": good.achieved_rps if good else None,
         "first_bad_rate": bad.offered if bad else None,
         "broken_slos": [r.slo for r in bad.broken] if bad else [],
         "generator_bound_rate": gen.offered if gen else None,
         "generator_reasons": gen.reasons if gen else [],
         "constraint": constraint.to_json() if constraint else None,
-        "headline": headline(result, search_settings, constraint),
+        "headline": headline(result, constraint),
         "slos": slos,
         "search": {"from": search_settings.from_rate, "to": search_settings.to_rate,
                    "factor": search_settings.factor, "precision": search_settings.precision,
                    "max_steps": search_settings.max_steps, "warmup_s": st.warmup,
                    "window_s": st.window, "workers": st.workers},
-        "health": ({"url": gate.display, "baseline_ms": gate.baseline_ms, "limit_ms": gate.limit_ms,
-                    "max_wait_s": gate.max_wait} if gate else None),
+        "health": gate.to_json() if gate else None,
         "steps": [s.to_json() for s in result.steps],
     }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -12,21 +13,51 @@ from fleetload.durations import parse_duration
 from fleetload.engine.loop import run_async
 from fleetload.errors import ConfigError, ExitCode
 from fleetload.redact import redact_argv
+from fleetload.script.model import Scenario
 from fleetload.script.options import Overrides
 from fleetload.script.recipe import PlanRecipe
+from fleetload.script.schedule_flags import rate_shares
 
 from .errors import handle_errors
-from .run import parse_env, parse_params, resolve_script
+from .run import check_exclusive, parse_env, parse_params, resolve_script
+from .script_help import ScriptCommand
 
 
-@click.command("ceiling", context_settings={"show_default": True, "ignore_unknown_options": True,
-                                            "allow_extra_args": True})
+def stepped_scenarios_note(scenarios: Sequence[Scenario], script: str) -> list[str]:
+    """The constant-arrival-rate scenarios are stepped; a script with none is
+    an error, and the scenarios not stepped are named in a note."""
+    stepped = [s for s in scenarios if "rate" in s.executor.overridable()]
+    others = [s for s in scenarios if s not in stepped]
+    listing = ", ".join(f"{s.name} ({s.executor.kind})" for s in others)
+    if not stepped:
+        ramping = [s.name for s in others if s.executor.kind == "ramping-arrival-rate"]
+        why = (f"{', '.join(ramping)} is ramping-arrival-rate, whose rate follows its stages"
+               if ramping else f"its scenarios are {listing}")
+        raise ConfigError(f"{script}: the ceiling steps the rate of constant-arrival-rate "
+                          f"scenarios and {why}; give it a ConstantArrivalRate scenario")
+    notes = []
+    if len(stepped) > 1:
+        shares = rate_shares(stepped, 100.0)
+        split = ", ".join(f"{name} {share:.3g}%" for name, share in shares.items())
+        notes.append(f"note: each step's rate is the total of {len(stepped)} constant-arrival-rate "
+                     f"scenarios, split as in the script: {split}")
+    if others:
+        notes.append(f"note: the ceiling steps {', '.join(s.name for s in stepped)}; {listing} "
+                     "run as written in every step")
+    return notes
+
+
+@click.command("ceiling", cls=ScriptCommand,
+               context_settings={"show_default": True, "ignore_unknown_options": True,
+                                 "allow_extra_args": True})
 @click.argument("script")
 @click.option("--slo", "slos", multiple=True, required=True,
               help="SLO every step must meet (repeatable): 'p(99)<1000' (http_req_duration) "
                    "or 'METRIC[{tag:value}]:EXPR', e.g. 'http_req_failed:rate<0.01'.")
-@click.option("--from", "from_rate", type=float, default=10.0, help="First rate (iterations/s).")
-@click.option("--to", "to_rate", type=float, default=10000.0, help="Highest rate to try.")
+@click.option("--from", "from_rate", type=float, default=10.0,
+              help="First rate, in iterations/s whatever the script's time_unit.")
+@click.option("--to", "to_rate", type=float, default=10000.0,
+              help="Highest rate to try (iterations/s).")
 @click.option("--factor", type=float, default=2.0, help="Geometric step factor.")
 @click.option("--precision", type=float, default=0.10,
               help="Bisect until the bad rate is within this fraction of the good one.")
@@ -39,11 +70,16 @@ from .run import parse_env, parse_params, resolve_script
 @click.option("--ca-cert", "ca_file", type=click.Path(exists=True, dir_okay=False),
               help="Trust this CA (PEM) for TLS.")
 @click.option("-e", "--env", "env_pairs", multiple=True, help="Script variable KEY=VALUE.")
+@click.option("--max-in-flight", type=int,
+              help="Cap on concurrent iterations of the arrival-rate scenarios [default: the "
+                   "script's, else one second of arrivals, at least 100].")
 @click.option("--workers", type=int, default=1, help="Generator worker processes.")
 @click.option("--observe", "observe", multiple=True, metavar="KIND=WHAT",
               help="Observe the server side during every step (repeatable): "
                    "prometheus=URL[#metric,...], postgres=URL, process=PID|NAME.")
-@click.option("--health-url", help="Cooldown gate URL [default: <target>/healthz].")
+@click.option("--health-url",
+              help="Cooldown gate URL; must answer 2xx before the first step [default: the "
+                   "first of <target>/healthz, /health, /readyz, /ready, /livez to answer 2xx].")
 @click.option("--no-cooldown", is_flag=True, help="Start each step at once (no health gate).")
 @click.option("--cooldown-max", default="120s", help="Longest wait for the target to recover.")
 @click.option("--cooldown-factor", type=float, default=1.5,
@@ -62,22 +98,23 @@ def ceiling_cmd(ctx: click.Context, script: str, slos: tuple[str, ...], from_rat
                 to_rate: float, factor: float, precision: float, max_steps: int,
                 step_duration: str, warmup: str, target: str | None, token: str | None,
                 insecure: bool | None, ca_file: str | None, env_pairs: tuple[str, ...],
-                workers: int, observe: tuple[str, ...], health_url: str | None,
+                max_in_flight: int | None, workers: int, observe: tuple[str, ...], health_url: str | None,
                 no_cooldown: bool, cooldown_max: str, cooldown_factor: float,
                 cooldown_slack: str, generator_cpu: float, out: Path | None, results_dir: Path,
                 as_json: bool) -> None:
     """Find the highest open-loop rate at which SCRIPT (a file or pack) meets every --slo.
 
-    The script's arrival-rate scenarios are stepped geometrically from --from
-    (x --factor) until an SLO breaks or --to holds, then bisected. Each step is
-    a warm-up and a measured window; between steps the target must be healthy
-    again. Options not listed here are the script's own parameters.
+    The script's constant-arrival-rate scenarios are stepped geometrically from
+    --from (x --factor) until an SLO breaks or --to holds, then bisected. Every
+    rate is in iterations per second, whatever the script's time_unit. Each
+    step is a warm-up and a measured window; between steps the target must be
+    healthy again. Options not listed here are the script's own parameters.
 
     Exit codes: 0 a ceiling (or a lower bound) was found, 99 the first step
     already broke an SLO, 2 invalid input or unreachable target, 1 internal error.
     """
     from fleetload.capacity.ceiling import BREAKS_AT_FROM, SearchSettings
-    from fleetload.capacity.health import HealthGate
+    from fleetload.capacity.health import HealthGate, choose_health_url, probe_options
     from fleetload.capacity.observe import build_observers
     from fleetload.capacity.session import dumps, render_text, run_ceiling
     from fleetload.capacity.slo import parse_slo
@@ -85,6 +122,14 @@ def ceiling_cmd(ctx: click.Context, script: str, slos: tuple[str, ...], from_rat
 
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}")
+    if max_in_flight is not None and max_in_flight < 1:
+        raise ConfigError(f"--max-in-flight must be at least 1, got {max_in_flight}")
+    check_exclusive(ctx, (
+        ("out", "results_dir", "--out names the output directory itself"),
+        ("insecure", "ca_file", "--insecure skips certificate verification altogether"),
+        *((("no_cooldown", name, "--no-cooldown turns the health gate off"))
+          for name in ("health_url", "cooldown_max", "cooldown_factor", "cooldown_slack")),
+    ))
     window = parse_duration(step_duration, what="--step-duration")
     warm = parse_duration(warmup, what="--warmup")
     if window < 1:
@@ -93,25 +138,30 @@ def ceiling_cmd(ctx: click.Context, script: str, slos: tuple[str, ...], from_rat
     search.validate()
     parsed_slos = tuple(parse_slo(s) for s in slos)
     build_observers(observe)  # validate the specs now (exit 2), before any step
+    params = parse_params(list(ctx.args))
+    for name, why in (("rate", "the ceiling sets each step's rate (--from, --to)"),
+                      ("duration", "a step lasts --warmup + --step-duration")):
+        if name in params:
+            raise ConfigError(f"--{name} is not a ceiling option: {why}")
+    # The step rate is set per step (run_step); built here without it, so a
+    # script error or a script the ceiling cannot step is exit 2 at once.
     overrides = Overrides(target=target, token=token, insecure=insecure, ca_file=ca_file,
-                          env=parse_env(env_pairs), params=parse_params(list(ctx.args)),
-                          rate=from_rate, duration=warm + window)
+                          env=parse_env(env_pairs), params=params, max_in_flight=max_in_flight,
+                          duration=warm + window)
     recipe = PlanRecipe(overrides, script=resolve_script(script))
-    plan = recipe.build()  # a script error is reported before the first step
-    if not any(s.executor.kind == "constant-arrival-rate" for s in plan.scenarios):
-        raise ConfigError(f"{script}: ceiling needs a constant-arrival-rate scenario "
-                          "(the open-loop rate is what it steps)")
-    base_url = plan.client.target
+    plan = recipe.build()
+    for note in [*plan.notes, *stepped_scenarios_note(plan.scenarios, script)]:
+        click.echo(note, err=True)
     gate = None
     if not no_cooldown:
-        url = health_url or (base_url.rstrip("/") + "/healthz" if base_url else None)
-        if url is None:
-            raise ConfigError("no target known for the cooldown gate: give --target, "
-                              "--health-url or --no-cooldown")
-        gate = HealthGate(url, factor=cooldown_factor,
+        opts = probe_options(insecure=bool(plan.client.insecure), ca_file=plan.client.ca_file)
+        choice = run_async(choose_health_url(health_url, plan.client.target, opts))
+        click.echo(choice.line(), err=True)
+        gate = HealthGate(choice.url, factor=cooldown_factor,
                           slack_ms=parse_duration(cooldown_slack, what="--cooldown-slack") * 1000,
                           max_wait=parse_duration(cooldown_max, what="--cooldown-max"),
-                          insecure=bool(plan.client.insecure), ca_file=plan.client.ca_file)
+                          insecure=bool(plan.client.insecure), ca_file=plan.client.ca_file,
+                          choice=choice)
     out_dir = out or results_dir / time.strftime("ceiling-%Y%m%d-%H%M%S")
     steps = StepSettings(recipe=recipe, slos=parsed_slos, warmup=warm, window=window,
                          out_dir=out_dir, workers=workers, observe=observe,
