@@ -79,9 +79,12 @@ class PackRun:
 
 
 def run_pack(tmp_path: Path, *args: str, timeout: float = 90) -> PackRun:
+    """``fleetload run acme-enroll ARGS``. These tests are about the protocol,
+    not the generator keeping its schedule on a shared machine: a late start
+    (iteration lag above ``--max-lag``) is a warning, not exit 3."""
     out = tmp_path / f"run{len(list(tmp_path.glob('run*')))}"
     r = run_cli("run", "acme-enroll", *args, "--out", str(out), "--quiet", "--no-preflight",
-                timeout=timeout)
+                "--allow-inconclusive", timeout=timeout)
     summary_path = out / "summary.json"
     assert summary_path.exists(), r.stderr + r.stdout
     return PackRun(r, json.loads(summary_path.read_text()))
