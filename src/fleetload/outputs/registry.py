@@ -46,8 +46,16 @@ def _csv(spec: str, where: str) -> Output:
     return CsvOutput(path)
 
 
+def _prometheus(spec: str, where: str) -> Output:
+    from fleetload.outputs.prometheus import PrometheusEndpoint
+
+    host, port = parse_host_port(spec, where)
+    return PrometheusEndpoint(host, port)
+
+
 KINDS: dict[str, OutputKind] = {k.name: k for k in (
     OutputKind("csv", "FILE", _csv),
+    OutputKind("prometheus", "HOST:PORT", _prometheus),
 )}
 
 

@@ -1,0 +1,226 @@
+"""A run's numbers as Prometheus metric families: one model for the scrape
+endpoint (``--output prometheus``) and for remote write (``--output prometheus-rw``).
+
+:class:`RunMetrics` is fed every merged interval (on the merging thread) and
+keeps run totals: counters add the interval's deltas, gauges take the
+interval's values, and latency trends become Prometheus histograms whose
+buckets are filled from the interval's HDR buckets (within the HDR precision,
+0.1 %). :meth:`RunMetrics.collect` may run on any thread (it is a
+prometheus-client custom collector). Every series carries ``run_id`` and,
+when it belongs to one, ``scenario``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+
+from fleetload.metrics.failure_samples import failure_reason
+from fleetload.metrics.histogram import Binned, bucket_layout
+from fleetload.metrics.kinds import Tags
+from fleetload.metrics.snapshot import IntervalSnapshot
+
+PREFIX = "fleetload_"
+
+# Histogram bucket bounds in seconds (Prometheus's ``le``).
+BOUNDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+          10.0, 30.0, 60.0)
+_BOUNDS_US = np.array([b * 1e6 for b in BOUNDS])
+
+# counter metric -> (family name without _total, help, labels beyond run_id/scenario)
+COUNTERS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "http_reqs": ("http_reqs", "HTTP requests completed", ("name",)),
+    "iterations": ("iterations", "iterations completed", ()),
+    "dropped_iterations": ("dropped_iterations",
+                           "scheduled iterations not started (in-flight cap reached)", ()),
+    "iteration_errors": ("iteration_errors", "iterations that raised an exception", ()),
+    "interrupted_iterations": ("interrupted_iterations",
+                               "iterations cut short by the end of the run", ()),
+    "data_sent": ("data_sent_bytes", "bytes sent", ()),
+    "data_received": ("data_received_bytes", "bytes received", ()),
+}
+FAILURES = ("http_req_failures", "HTTP requests whose response was not expected, by reason",
+            ("name", "reason"))
+CHECKS = ("checks", "checks run, by check and result (pass or fail)", ("check", "result"))
+
+# trend metric -> (family name, help, labels beyond run_id/scenario)
+HISTOGRAMS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "http_req_duration": ("http_req_duration_seconds",
+                          "first byte sent to last byte received", ("name",)),
+    "http_req_latency": ("http_req_latency_seconds", "intended iteration start to last byte "
+                         "(coordinated omission corrected)", ("name",)),
+    "iteration_duration": ("iteration_duration_seconds", "time to run one iteration", ()),
+    "iteration_lag": ("iteration_lag_seconds", "actual minus scheduled iteration start", ()),
+}
+
+GAUGES: dict[str, str] = {
+    "vus": "VUs active: iterations in flight",
+    "vus_max": "VUs allocated",
+    "scheduler_lag_seconds": "how far the open-loop scheduler is behind its schedule",
+    "agents": "fleet agents by registration state (active, pending, failed)",
+    "streams": "fleet agents' open streams",
+    "executor_status": "an executor's own live numbers, by key",
+    "connections": "open client connections (all scenarios)",
+    "elapsed_seconds": "seconds since the run started",
+}
+_AGENT_STATES = {"regs_active": "active", "regs_pending": "pending", "regs_failed": "failed"}
+
+LabelValues = tuple[str, ...]
+
+
+@dataclass
+class _Hist:
+    buckets: np.ndarray = field(default_factory=lambda: np.zeros(len(BOUNDS) + 1))
+    sum: float = 0.0
+    count: int = 0
+
+
+def _tag(tags: Tags, key: str) -> str:
+    for k, v in tags:
+        if k == key:
+            return v
+    return ""
+
+
+class RunMetrics:
+    """Run totals in Prometheus form (a prometheus-client custom collector)."""
+
+    def __init__(self) -> None:
+        self.run_id = ""
+        self._lock = threading.Lock()
+        self._counters: dict[str, dict[LabelValues, float]] = {}
+        self._gauges: dict[str, dict[LabelValues, float]] = {}
+        self._hists: dict[str, dict[LabelValues, _Hist]] = {}
+        self.updates = 0  # intervals applied
+
+    # -- feeding (merging thread) -----------------------------------------------------
+    def add(self, snap: IntervalSnapshot) -> None:
+        counters: list[tuple[str, LabelValues, float]] = []
+        for (metric, tags), v in snap.counters.items():
+            sc = _tag(tags, "scenario")
+            spec = COUNTERS.get(metric)
+            if spec is not None:
+                counters.append((spec[0], (sc, *(_tag(tags, k) for k in spec[2])), v))
+            if metric == "http_reqs" and ("expected_response", "false") in tags:
+                reason = failure_reason(int(_tag(tags, "status") or 0), _tag(tags, "error") or None)
+                counters.append((FAILURES[0], (sc, _tag(tags, "name"), reason), v))
+        for (metric, tags), (passes, total) in snap.rates.items():
+            if metric == "checks":
+                sc, check = _tag(tags, "scenario"), _tag(tags, "check")
+                counters.append((CHECKS[0], (sc, check, "pass"), float(passes)))
+                counters.append((CHECKS[0], (sc, check, "fail"), float(total - passes)))
+        gauges = self._gauges_of(snap)
+        hists = [(HISTOGRAMS[m][0], (_tag(tags, "scenario"),
+                                     *(_tag(tags, k) for k in HISTOGRAMS[m][2])), b)
+                 for (m, tags), b in snap.trends.items() if m in HISTOGRAMS and b.count]
+        with self._lock:
+            for name, labels, v in counters:
+                series = self._counters.setdefault(name, {})
+                series[labels] = series.get(labels, 0.0) + v
+            self._gauges = gauges
+            for name, labels, b in hists:
+                h = self._hists.setdefault(name, {}).setdefault(labels, _Hist())
+                _add_binned(h, b)
+            self.updates += 1
+
+    @staticmethod
+    def _gauges_of(snap: IntervalSnapshot) -> dict[str, dict[LabelValues, float]]:
+        out: dict[str, dict[LabelValues, float]] = {name: {} for name in GAUGES}
+        for (metric, tags), v in snap.gauges.items():
+            if metric in ("vus", "vus_max") and tags:
+                series = out[metric]
+                lv = (_tag(tags, "scenario"),)
+                series[lv] = series.get(lv, 0.0) + v
+        for note, v in snap.notes.items():
+            if note.startswith("max_behind:"):
+                out["scheduler_lag_seconds"][(note.split(":", 1)[1],)] = v
+            elif note.startswith(("status:", "max_status:")):
+                _, sc, key = note.split(":", 2)
+                out["executor_status"][(sc, key)] = v
+                if key in _AGENT_STATES:
+                    out["agents"][(sc, _AGENT_STATES[key])] = v
+                elif key == "streams_open":
+                    out["streams"][(sc,)] = v
+        out["connections"][()] = snap.notes.get("connections", 0.0)
+        out["elapsed_seconds"][()] = snap.end
+        return out
+
+    # -- reading (any thread) ---------------------------------------------------------
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        with self._lock:
+            counters = {k: dict(v) for k, v in self._counters.items()}
+            gauges = self._gauges
+            hists = {k: {lv: (h.buckets.copy(), h.sum, h.count) for lv, h in v.items()}
+                     for k, v in self._hists.items()}
+        specs = {spec[0]: (spec[1], spec[2]) for spec in COUNTERS.values()}
+        specs[FAILURES[0]] = (FAILURES[1], FAILURES[2])
+        specs[CHECKS[0]] = (CHECKS[1], CHECKS[2])
+        for name, series in counters.items():
+            doc, extra = specs[name]
+            fam = CounterMetricFamily(PREFIX + name, doc, labels=self._labels(extra))
+            for labels, v in sorted(series.items()):
+                fam.add_metric([self.run_id, *labels], v)
+            yield fam
+        for name, series in gauges.items():
+            if not series:
+                continue
+            extra = _gauge_labels(name)
+            fam_g = GaugeMetricFamily(PREFIX + name, GAUGES[name],
+                                      labels=["run_id", *extra])
+            for labels, v in sorted(series.items()):
+                fam_g.add_metric([self.run_id, *labels], v)
+            yield fam_g
+        hist_specs = {spec[0]: spec for spec in HISTOGRAMS.values()}
+        for name, hseries in hists.items():
+            _, doc, extra = hist_specs[name]
+            fam_h = HistogramMetricFamily(PREFIX + name, doc, labels=self._labels(extra))
+            for labels, (buckets, total, count) in sorted(hseries.items(), key=lambda kv: kv[0]):
+                cumulative = np.cumsum(buckets)
+                pairs = [(_le(b), float(c)) for b, c in zip(BOUNDS, cumulative, strict=False)]
+                pairs.append(("+Inf", float(count)))
+                fam_h.add_metric([self.run_id, *labels], pairs, total)
+            yield fam_h
+
+    @staticmethod
+    def _labels(extra: tuple[str, ...]) -> list[str]:
+        return ["run_id", "scenario", *extra]
+
+    def totals(self, family: str) -> Mapping[LabelValues, float]:
+        """A counter family's series (for tests and summaries)."""
+        with self._lock:
+            return dict(self._counters.get(family, {}))
+
+
+def _gauge_labels(name: str) -> tuple[str, ...]:
+    if name in ("connections", "elapsed_seconds"):
+        return ()
+    if name == "agents":
+        return ("scenario", "state")
+    if name == "executor_status":
+        return ("scenario", "key")
+    return ("scenario",)
+
+
+def _le(bound: float) -> str:
+    return repr(bound)
+
+
+def _add_binned(h: _Hist, b: Binned) -> None:
+    _, lowest, _ = bucket_layout()
+    slot = np.searchsorted(_BOUNDS_US, lowest[b.index], side="left")
+    h.buckets += np.bincount(slot, weights=b.counts.astype(np.float64),
+                             minlength=len(BOUNDS) + 1)
+    h.sum += b.total / 1e6
+    h.count += int(b.count)
