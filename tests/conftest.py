@@ -1,4 +1,5 @@
-"""Shared fixtures: a stub HTTP server in its own process, and CLI helpers."""
+"""Shared fixtures: a stub HTTP server in its own process, CLI helpers, and the
+session's PostgreSQL server."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.support.postgres import PgServer, postgres_server
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,3 +66,22 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 120,
                        capture_output=True, text=True, timeout=timeout, env=full_env,
                        check=False)
     return CliResult(p.returncode, p.stdout, p.stderr)
+
+
+# -- PostgreSQL ----------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """The session's PostgreSQL (tests/support/postgres.py): FLEETLOAD_TEST_PG_URL,
+    else a server on 127.0.0.1:5432, else a throwaway cluster; ``url`` is None
+    (and ``reason`` says why) when none can be had."""
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def pg_server_url(pg_server: PgServer) -> str:
+    """A PostgreSQL server URL (an admin connection: tests create and drop their
+    own databases); the test is skipped, with the reason, when there is none."""
+    if pg_server.url is None:
+        pytest.skip(pg_server.reason)
+    return pg_server.url

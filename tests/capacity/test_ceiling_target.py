@@ -5,8 +5,8 @@ connection 20 ms longer, so a pool of 4 serves at most 4 / 0.02 = 200 reads/s
 ``/healthz`` at 503 for 2 s after the pool queue overflowed, so the cooldown
 gate has something real to wait for.
 
-PostgreSQL (a fresh database on ``FLEETLOAD_TEST_PG_URL``, dropped afterwards)
-when that is set, else SQLite: the load is reads, which take a pooled
+PostgreSQL (a fresh database on the session's server, ``pg_server``, dropped
+afterwards) when there is one, else SQLite: the load is reads, which take a pooled
 connection on both backends (SQLite writes would serialize on its writer lock).
 Short steps (1 s warm-up + 2 s window), at most 6 of them.
 """
@@ -14,7 +14,6 @@ Short steps (1 s warm-up + 2 s window), at most 6 of them.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +21,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+
+from tests.support.postgres import PgServer
 
 from .conftest import SCRIPTS, run_cli
 
@@ -31,10 +32,10 @@ CAPACITY = POOL / LATENCY_S  # 200 transactions/s
 
 
 @pytest.fixture
-def slow_target(tmp_path: Path) -> Iterator[Any]:
+def slow_target(tmp_path: Path, pg_server: PgServer) -> Iterator[Any]:
     from fleetplane.launch import start_target
 
-    base = os.environ.get("FLEETLOAD_TEST_PG_URL") or None
+    base = pg_server.url
     db, name = None, None
     if base is not None:
         import psycopg

@@ -15,10 +15,9 @@ from fleetload.capacity.observe.postgres import PostgresObserver
 from fleetload.capacity.observe.process import ProcessObserver, generator_observer
 from fleetload.capacity.observe.prometheus import PrometheusObserver
 from fleetload.errors import ConfigError
+from tests.support.postgres import PgServer
 
 from .conftest import SCRIPTS, run_cli
-
-PG_URL = os.environ.get("FLEETLOAD_TEST_PG_URL")
 
 
 def two_samples(observer: Any) -> list[dict[str, float]]:
@@ -78,16 +77,16 @@ def test_process_by_pid_and_by_name(target: Any) -> None:
         two_samples(ProcessObserver("no-such-process-name-xyz"))
 
 
-@pytest.mark.skipif(not PG_URL, reason="FLEETLOAD_TEST_PG_URL is not set: no PostgreSQL to observe")
-def test_postgres_observer() -> None:
-    assert PG_URL is not None
-    first, second = two_samples(PostgresObserver(PG_URL))
+def test_postgres_observer(pg_server_url: str) -> None:
+    first, second = two_samples(PostgresObserver(pg_server_url))
     assert second["max_connections"] > 0
     assert 0 <= second["connections_used_pct"] <= 100
     assert "xact:rate" in second and "xact:rate" not in first
 
 
-def test_run_with_every_observer_writes_observations(target: Any, tmp_path: Path) -> None:
+def test_run_with_every_observer_writes_observations(target: Any, tmp_path: Path,
+                                                      pg_server: PgServer) -> None:
+    PG_URL = pg_server.url
     out = tmp_path / "run"
     specs = ["--observe", f"prometheus={target.url}/metrics#fleetplane_db_pool_in_use",
              "--observe", f"process={target.pid}"]

@@ -43,6 +43,10 @@ class PostgresObserver:
             raise ConfigError(f"--observe postgres={redact_url(url)}: expected a postgresql:// URL")
         self.url = url
         self.source = source
+        # Imported now, before the run: importing psycopg takes 0.1-0.2 s, which
+        # on the first sample would stall the event loop the VUs run on.
+        import psycopg  # noqa: F401
+
         self._conn: Any = None
         self._max_connections = 0.0
         self._prev_xact: tuple[float, float] | None = None
