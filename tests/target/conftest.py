@@ -2,12 +2,11 @@
 
 Targets run as subprocesses on 127.0.0.1 (one per backend per session, plus a
 few dedicated ones); PostgreSQL tests use fresh databases created on the
-server named by FLEETLOAD_TEST_PG_URL and dropped afterwards.
+session's server (``pg_server``, tests/support/postgres.py) and dropped afterwards.
 """
 
 from __future__ import annotations
 
-import os
 import secrets
 import sys
 import uuid
@@ -23,17 +22,13 @@ if str(SRC) not in sys.path:
     sys.path.insert(0, str(SRC))
 
 from fleetplane.launch import RunningTarget, start_target  # noqa: E402
+from tests.support.postgres import PgServer  # noqa: E402
 
 from .client import Api  # noqa: E402
 
-PG_ENV = "FLEETLOAD_TEST_PG_URL"
 ADMIN_KEY = "test-admin-key"
 API_KEY = "test-api-key"
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-
-
-def pg_base_url() -> str | None:
-    return os.environ.get(PG_ENV) or None
 
 
 def _with_db(url: str, name: str) -> str:
@@ -42,16 +37,17 @@ def _with_db(url: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def new_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], str]]:
+def new_database(tmp_path_factory: pytest.TempPathFactory,
+                 pg_server: PgServer) -> Iterator[Callable[[str], str]]:
     """Factory: a fresh empty database URL for a backend ("sqlite" | "postgres")."""
     created: list[str] = []
 
     def make(backend: str) -> str:
         if backend == "sqlite":
             return "sqlite:///" + str(tmp_path_factory.mktemp("db") / "fleetplane.db").lstrip("/")
-        base = pg_base_url()
+        base = pg_server.url
         if base is None:
-            pytest.skip(f"{PG_ENV} not set: PostgreSQL tests skipped")
+            pytest.skip(pg_server.reason)
         import psycopg
 
         name = f"fleetplane_test_{secrets.token_hex(4)}"
@@ -61,7 +57,7 @@ def new_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[
         return _with_db(base, name)
 
     yield make
-    base = pg_base_url()
+    base = pg_server.url
     if base and created:
         import psycopg
 
