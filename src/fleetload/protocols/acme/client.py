@@ -18,7 +18,6 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
-from fleetload.engine.vu import HttpSession
 from fleetload.protocols.acme.jws import AccountKey
 from fleetload.protocols.acme.metrics import AcmeMetrics
 from fleetload.protocols.acme.nonces import NoncePool
@@ -30,6 +29,7 @@ from fleetload.protocols.acme.problems import (
     parse_problem,
 )
 from fleetload.protocols.http import Response
+from fleetload.protocols.http.session import RecordingSession
 
 JOSE = {"Content-Type": "application/jose+json"}
 PEM_CHAIN = "application/pem-certificate-chain"
@@ -108,7 +108,7 @@ class AcmeClient:
         self.signs = 0
 
     # -- discovery and nonces --------------------------------------------------------
-    async def directory(self, http: HttpSession) -> Directory:
+    async def directory(self, http: RecordingSession) -> Directory:
         if self._directory is not None:
             return self._directory
         async with self._dir_lock:  # one fetch per worker, not one per waiting VU
@@ -119,7 +119,7 @@ class AcmeClient:
                 self._directory = Directory.parse(json_object(resp, "directory"))
         return self._directory
 
-    async def _nonce(self, http: HttpSession) -> str:
+    async def _nonce(self, http: RecordingSession) -> str:
         nonce = self.nonces.take()
         if nonce is not None:
             return nonce
@@ -151,7 +151,7 @@ class AcmeClient:
             raise self.problem(step, problem)
         raise ProtocolError(step, f"unexpected status {resp.status}")
 
-    async def post(self, http: HttpSession, url: str, payload: Any, key: AccountKey, *,
+    async def post(self, http: RecordingSession, url: str, payload: Any, key: AccountKey, *,
                    step: str, expect: Collection[int] = (200,), use_jwk: bool = False,
                    accept: str | None = None) -> Response:
         """A signed POST (``payload`` None: POST-as-GET), checked; badNonce retried
@@ -190,7 +190,7 @@ class AcmeClient:
             raise self.problem(step, problem)
         raise AssertionError("unreachable")
 
-    async def poll(self, http: HttpSession, url: str, key: AccountKey, *, step: str,
+    async def poll(self, http: RecordingSession, url: str, key: AccountKey, *, step: str,
                    done: Collection[str], timeout: float, interval: float,
                    cap: float, settled: Callable[[dict[str, Any]], bool] | None = None,
                    ) -> dict[str, Any]:

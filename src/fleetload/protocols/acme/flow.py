@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from fleetload.engine.vu import VU, HttpSession
 from fleetload.errors import ConfigError
 from fleetload.protocols.acme.client import (
     DEFAULT_BAD_NONCE_RETRIES,
@@ -40,6 +40,7 @@ from fleetload.protocols.acme.jws import KEY_TYPES, AccountKey, b64
 from fleetload.protocols.acme.metrics import AcmeMetrics
 from fleetload.protocols.acme.problems import AcmeError, ProtocolError, problem_from_object
 from fleetload.protocols.acme.responders import Responders, parse_listen
+from fleetload.protocols.http.session import RecordingSession
 
 CHALLENGES = ("http-01", "tls-alpn-01")
 _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
@@ -73,6 +74,21 @@ def challenge_failure(authz: dict[str, Any], challenge: str) -> Any:
               if isinstance(c, dict) and c.get("error") and c.get("status") != "processing"]
     failed.sort(key=lambda c: c.get("type") != challenge)
     return failed[0]["error"] if failed else None
+
+
+class EnrollingVU(Protocol):
+    """What an enrollment needs of the VU running it (``fleetload.VU``)."""
+
+    @property
+    def http(self) -> RecordingSession: ...
+
+    @property
+    def rng(self) -> random.Random: ...
+
+    @property
+    def worker_count(self) -> int: ...
+
+    def unique(self, prefix: str = "") -> str: ...
 
 
 @dataclass(frozen=True)
@@ -149,7 +165,7 @@ class Enrollment:
             await st.responders.close()
         self._state = None
 
-    async def run(self, vu: VU) -> None:
+    async def run(self, vu: EnrollingVU) -> None:
         # Responders bind one port per host: a second worker could neither bind
         # it nor answer for the first one's tokens (see docs/acme.md).
         if vu.worker_count != 1:
@@ -176,7 +192,7 @@ class Enrollment:
         self.m.steps[step].add((now - since) * 1000.0)
         return now
 
-    async def _account(self, vu: VU, st: _WorkerState, d: Directory) -> AccountKey:
+    async def _account(self, vu: EnrollingVU, st: _WorkerState, d: Directory) -> AccountKey:
         cfg = self.cfg
         slot = vu.rng.randrange(cfg.max_accounts) if cfg.max_accounts else -1
         acct = st.accounts.get(slot)
@@ -196,7 +212,7 @@ class Enrollment:
         self._timed("new_account", t)
         return key
 
-    async def _enroll(self, vu: VU, st: _WorkerState) -> None:
+    async def _enroll(self, vu: EnrollingVU, st: _WorkerState) -> None:
         cfg, client, http = self.cfg, st.client, vu.http
         d = await client.directory(http)
         acct = await self._account(vu, st, d)
@@ -265,11 +281,11 @@ class Enrollment:
             await self._renewal_info(http, client, d.renewal_info, chain[0])
             self._timed("ari", t)
 
-    async def _fetch_authz(self, http: HttpSession, client: AcmeClient, url: str,
+    async def _fetch_authz(self, http: RecordingSession, client: AcmeClient, url: str,
                            acct: AccountKey) -> dict[str, Any]:
         return json_object(await client.post(http, url, None, acct, step="authz"), "authz")
 
-    async def _answer(self, http: HttpSession, st: _WorkerState, url: str,
+    async def _answer(self, http: RecordingSession, st: _WorkerState, url: str,
                       authz: dict[str, Any], acct: AccountKey) -> None:
         cfg, client = self.cfg, st.client
         if authz.get("status") == "valid":
@@ -307,7 +323,7 @@ class Enrollment:
             return ProtocolError(step, "invalid without error")
         return client.problem(step, problem)
 
-    async def _renewal_info(self, http: HttpSession, client: AcmeClient, base: str,
+    async def _renewal_info(self, http: RecordingSession, client: AcmeClient, base: str,
                             leaf: Any) -> None:
         # RFC 9773: an unauthenticated GET, so no nonce and no signature.
         resp = await http.get(f"{base.rstrip('/')}/{ari_cert_id(leaf)}",
