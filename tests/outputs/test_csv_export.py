@@ -96,12 +96,15 @@ def test_export_of_a_missing_run_is_one_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("spec", "message"), [
-    ("csv", "--output csv: expected KIND=WHERE, one of csv=FILE, prometheus=HOST:PORT"),
+    ("csv", "--output csv: expected KIND=WHERE, one of csv=FILE, prometheus=HOST:PORT, "
+            "prometheus-rw=URL"),
     ("statsd=localhost:8125", "--output statsd=localhost:8125: unknown output kind 'statsd'; "
-                              "one of csv=FILE, prometheus=HOST:PORT"),
+                              "one of csv=FILE, prometheus=HOST:PORT, prometheus-rw=URL"),
     ("csv=", "--output csv=: csv needs FILE"),
     ("prometheus=host:http", "--output prometheus=host:http: expected HOST:PORT, got 'host:http'"),
     ("prometheus=:70000", "--output prometheus=:70000: port 70000 is out of range (0-65535)"),
+    ("prometheus-rw=ftp://u:secret@x/w", "--output prometheus-rw=ftp://x/w: expected an http(s) "
+                                         "URL such as http://127.0.0.1:9090/api/v1/write"),
 ])
 def test_bad_output_specs_are_one_line(spec: str, message: str, tmp_path: Path) -> None:
     r = run_cli("run", str(MIXED), "-e", "TARGET=http://127.0.0.1:1", "-o", spec,

@@ -4,6 +4,9 @@ summary.json's."""
 
 from __future__ import annotations
 
+import json
+import socket
+import time
 import urllib.request
 from pathlib import Path
 
@@ -50,3 +53,100 @@ def test_a_port_in_use_is_one_line(prometheus: Prometheus, stub: StubServer,
     assert r.code == 2
     assert r.stderr.strip() == (f"fleetload: error: --output prometheus: cannot listen on "
                                 f"127.0.0.1:{prometheus.port}: Address already in use")
+
+
+def test_prometheus_receives_remote_write(prometheus: Prometheus, stub: StubServer,
+                                          tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    r = run_cli("run", str(MIXED), "-e", f"TARGET={stub.url}", "-e", "DUR=3s",
+                "-o", f"prometheus-rw={prometheus.url}/api/v1/write", "--out", str(out),
+                "--quiet", "--allow-inconclusive")
+    assert r.code == 0, r.stderr
+    assert "warning" not in r.stderr
+    summary = summary_of(out)
+    run_id = summary["run"]["id"]
+    expected = scenario_totals(summary)
+    # Remote-written series have no job label (scraped ones do).
+    sel = f'run_id="{run_id}",job=""'
+    reqs = prometheus.by_scenario(
+        f"sum by (scenario) (max_over_time(fleetload_http_reqs_total{{{sel}}}[5m]))")
+    assert reqs == {name: v[0] for name, v in expected.items()}
+    failed = prometheus.by_scenario(
+        f"sum by (scenario) (max_over_time(fleetload_http_req_failures_total{{{sel}}}[5m]))")
+    assert failed == {"flaky": expected["flaky"][1]}
+    intervals = len((out / "timeline.jsonl").read_text().splitlines())
+    samples = prometheus.query(f"count_over_time(fleetload_elapsed_seconds{{{sel}}}[5m])")
+    assert float(samples[0]["value"][1]) == intervals
+    report = {"kind": "prometheus-rw", "url": f"{prometheus.url}/api/v1/write",
+              "pushed": intervals, "dropped": 0, "last_error": None}
+    assert summary["meta"]["remote_write"] == [report]
+    assert json.loads((out / "meta.json").read_text())["remote_write"] == [report]
+
+
+def test_a_dead_prometheus_does_not_stop_the_run(stub: StubServer, tmp_path: Path) -> None:
+    from fleetplane.launch import free_port
+
+    dead = f"http://user:hunter2@127.0.0.1:{free_port()}/api/v1/write"
+    out = tmp_path / "run"
+    started = time.monotonic()
+    r = run_cli("run", str(MIXED), "-e", f"TARGET={stub.url}", "-e", "DUR=2s",
+                "-o", f"prometheus-rw={dead}", "--out", str(out), "--quiet",
+                "--allow-inconclusive")
+    took = time.monotonic() - started
+    assert r.code == 0, r.stderr
+    summary = summary_of(out)
+    assert scenario_totals(summary) == {"steady": (80, 0), "flaky": (20, 7)}
+    [report] = summary["meta"]["remote_write"]
+    intervals = len((out / "timeline.jsonl").read_text().splitlines())
+    assert report["pushed"] == 0 and report["dropped"] == intervals
+    assert "Connection refused" in report["last_error"]
+    shown = dead.replace("user:hunter2@", "")
+    assert report["url"] == shown
+    assert (f"fleetload: warning: prometheus remote write {shown}: {intervals} of "
+            f"{intervals} pushes dropped") in r.stderr
+    assert "hunter2" not in r.stderr + r.stdout + (out / "summary.json").read_text() \
+        + (out / "meta.json").read_text()
+    assert took < 15
+
+
+def test_write_request_encoding() -> None:
+    import cramjam
+    from prometheus_client.core import CounterMetricFamily
+
+    from fleetload.outputs.remote_write import encode, write_request_class
+
+    fam = CounterMetricFamily("fleetload_http_reqs", "HTTP requests", labels=["scenario", "a"])
+    fam.add_metric(["s1", "x"], 42)
+    body = encode([fam], 1_700_000_000_123)
+    req = write_request_class()()
+    req.ParseFromString(bytes(cramjam.snappy.decompress_raw(body)))
+    [ts] = req.timeseries
+    assert [(label.name, label.value) for label in ts.labels] == [
+        ("__name__", "fleetload_http_reqs_total"), ("a", "x"), ("scenario", "s1")]
+    assert [(s.value, s.timestamp) for s in ts.samples] == [(42.0, 1_700_000_000_123)]
+
+
+def test_a_silent_prometheus_does_not_slow_the_run(stub: StubServer, tmp_path: Path) -> None:
+    # A listener that never accepts: connections open, requests go unanswered.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(64)
+    try:
+        out = tmp_path / "run"
+        started = time.monotonic()
+        r = run_cli("run", str(MIXED), "-e", f"TARGET={stub.url}", "-e", "DUR=2s",
+                    "-o", f"prometheus-rw=http://127.0.0.1:{silent.getsockname()[1]}/w",
+                    "--out", str(out), "--quiet", "--allow-inconclusive")
+        took = time.monotonic() - started
+    finally:
+        silent.close()
+    assert r.code == 0, r.stderr
+    summary = summary_of(out)
+    assert scenario_totals(summary) == {"steady": (80, 0), "flaky": (20, 7)}
+    assert summary["run"]["elapsed"] < 3.5  # the schedule was not held up
+    [report] = summary["meta"]["remote_write"]
+    intervals = len((out / "timeline.jsonl").read_text().splitlines())
+    assert report["pushed"] == 0 and report["dropped"] == intervals
+    assert "timed out" in report["last_error"]
+    # At most the flush timeout (5 s) beyond a normal run.
+    assert took < 16

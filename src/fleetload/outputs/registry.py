@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fleetload.errors import ConfigError
 from fleetload.outputs.base import Output
@@ -53,9 +54,23 @@ def _prometheus(spec: str, where: str) -> Output:
     return PrometheusEndpoint(host, port)
 
 
+def _remote_write(spec: str, where: str) -> Output:
+    parts = urlsplit(where)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"--output {spec}: expected an http(s) URL such as "
+                          "http://127.0.0.1:9090/api/v1/write")
+    try:
+        from fleetload.outputs.remote_write import RemoteWrite
+    except ModuleNotFoundError as exc:
+        raise ConfigError(f"--output prometheus-rw needs the 'prometheus' extra (missing "
+                          f"module {exc.name}): pip install 'fleetload[prometheus]'") from None
+    return RemoteWrite(where)
+
+
 KINDS: dict[str, OutputKind] = {k.name: k for k in (
     OutputKind("csv", "FILE", _csv),
     OutputKind("prometheus", "HOST:PORT", _prometheus),
+    OutputKind("prometheus-rw", "URL", _remote_write),
 )}
 
 
