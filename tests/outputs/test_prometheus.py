@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import StubServer, run_cli
+from tests.conftest import ROOT, StubServer, run_cli
 from tests.outputs.conftest import MIXED, Prometheus, scenario_totals, summary_of
 
 
@@ -81,6 +81,20 @@ def test_prometheus_receives_remote_write(prometheus: Prometheus, stub: StubServ
               "pushed": intervals, "dropped": 0, "last_error": None}
     assert summary["meta"]["remote_write"] == [report]
     assert json.loads((out / "meta.json").read_text())["remote_write"] == [report]
+    _check_grafana_queries(prometheus, run_id)
+
+
+def _check_grafana_queries(prometheus: Prometheus, run_id: str) -> None:
+    """Every query of docs/grafana-fleetload.json is valid PromQL, and the
+    request panels find the run."""
+    dashboard = json.loads((ROOT / "docs" / "grafana-fleetload.json").read_text())
+    found = {}
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            expr = (target["expr"].replace("$run_id", run_id).replace("$scenario", ".*")
+                    .replace("$__rate_interval", "1m"))
+            found[panel["title"]] = prometheus.query(expr)
+    assert found["Requests per second"] and found["Requests so far"]
 
 
 def test_a_dead_prometheus_does_not_stop_the_run(stub: StubServer, tmp_path: Path) -> None:
