@@ -47,7 +47,8 @@ class MqttShared:
         self.settings = settings
         self.stats = stats
         self.tls = settings.ssl_context()
-        self.payload = os.urandom(settings.payload_bytes)
+        # Printable (hex digits), shared by every publish of the worker.
+        self.payload = os.urandom(settings.payload_bytes // 2 + 1).hex()[:settings.payload_bytes].encode()
         self.commander: Commander | None = None
         self.ticker: asyncio.TimerHandle | None = None
 
@@ -144,8 +145,9 @@ class MqttAgent(Agent):
     async def close(self) -> None:
         conn, self.conn = self.conn, None
         if conn is not None and not conn.closing:
+            unacked = conn.unacked()
             conn.close()
-            self.mq.stats.closed()
+            self.mq.stats.closed(unacked)
 
     # -- fleet-wide hooks ------------------------------------------------------------------------
     @staticmethod

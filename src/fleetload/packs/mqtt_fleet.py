@@ -48,6 +48,8 @@ COMMAND_TIMEOUT = param("command_timeout", Duration, default="10s",
                         help="a command without a reply after this is counted as timed out")
 CONNECT_TIMEOUT = param("connect_timeout", Duration, default="10s", help="TCP connect to CONNACK")
 PREFIX = param("hostname_prefix", str, default="fl", help="client ids <prefix>-<run-id>-<nnnnn>")
+SKIP_PROBE = param("skip_probe", bool, default=False,
+                     help="start the devices even when a probe connection fails")
 ACK_P99 = param("ack_p99", float, default=1000.0, help="threshold: publish ack latency p99, ms")
 
 thresholds = {"fleet_tick_lateness{phase:steady}": ["p(99)<1000"]}
@@ -58,6 +60,7 @@ if QOS:
 @scenario(MqttFleet(
     agents=AGENTS, duration=DURATION, ramp=RAMP, registration_concurrency=CONNECT_CONCURRENCY,
     heartbeat_interval=INTERVAL, jitter=JITTER, hostname_prefix=PREFIX, graceful_stop="5s",
+    preflight=not SKIP_PROBE,
     options_extra={
         "broker": BROKER, "mqtt_version": MQTT_VERSION, "keepalive": KEEPALIVE,
         "session": SESSION, "session_expiry": SESSION_EXPIRY, "username": USERNAME,

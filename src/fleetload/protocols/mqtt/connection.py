@@ -40,7 +40,7 @@ class MqttConnection(asyncio.Protocol):
 
     __slots__ = ("_connect", "_inflight", "_next_pid", "_ping_sent", "_reader", "_timer",
                  "closing", "handler", "keepalive", "last_sent", "reason", "transport",
-                 "version", "waiter")
+                 "up", "version", "waiter")
 
     def __init__(self, handler: Handler, connect_packet: bytes, version: int, keepalive: int,
                  waiter: asyncio.Future[Any]) -> None:
@@ -50,6 +50,7 @@ class MqttConnection(asyncio.Protocol):
         self.waiter: asyncio.Future[Any] | None = waiter
         self.transport: asyncio.Transport | None = None
         self.closing = False
+        self.up = False  # the broker accepted the CONNECT
         self.reason = ""
         self.last_sent = 0.0
         self._connect = connect_packet
@@ -83,8 +84,8 @@ class MqttConnection(asyncio.Protocol):
         self.waiter = None
         if not self.closing:
             self.closing = True
-            inflight = self._inflight
-            self.handler.on_lost(reason, sum(1 for t in inflight.values() if t) if inflight else 0)
+            if self.up:
+                self.handler.on_lost(reason, self.unacked())
 
     # -- reading ---------------------------------------------------------------------------
     def _packet(self, ptype: int, flags: int, body: bytes) -> None:
@@ -127,6 +128,11 @@ class MqttConnection(asyncio.Protocol):
         if transport is not None and not transport.is_closing():
             transport.write(data)
             self.last_sent = time.monotonic()
+
+    def unacked(self) -> int:
+        """Tracked publishes still waiting for their PUBACK / PUBCOMP."""
+        inflight = self._inflight
+        return sum(1 for t in inflight.values() if t) if inflight else 0
 
     def packet_id(self) -> int:
         self._next_pid = self._next_pid % 65535 + 1
@@ -211,4 +217,7 @@ async def open_connection(handler: Handler, host: str, port: int, options: c.Con
         if conn.transport is not None:
             conn.transport.abort()
         raise Refused(code, options.version)
+    if conn.closing:  # closed right after a good CONNACK
+        raise ConnectionError(conn.reason or "closed by the broker after CONNACK")
+    conn.up = True
     return conn, present

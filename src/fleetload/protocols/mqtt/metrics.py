@@ -5,7 +5,8 @@ Status keys (summed over workers; ``max_`` keys: largest wins):
 ``mqtt_connected`` (connections up now), ``mqtt_conn_ok`` / ``mqtt_conn_refused`` /
 ``mqtt_conn_error`` (connect attempts by outcome), ``mqtt_pub_sent``,
 ``mqtt_pub_acked`` (PUBACK / PUBCOMP received), ``mqtt_pub_lost`` (QoS 1/2
-publishes still unacknowledged when their connection dropped), ``mqtt_rx``
+publishes still unacknowledged when their connection dropped),
+``mqtt_pub_unacked_end`` (still unacknowledged when the run closed them), ``mqtt_rx``
 (messages received), ``mqtt_cmd_sent`` / ``mqtt_cmd_answered`` / ``mqtt_cmd_timeout``,
 ``mqtt_disconnects``, ``max_mqtt_ack_p95_ms`` / ``max_mqtt_cmd_p95_ms`` (p95 of
 the last second), ``mqtt_refused:<reason>``, ``mqtt_disc:<reason>``.
@@ -73,7 +74,7 @@ class MqttStats:
         self._reasons = 0
         self.status = rt.status
         for key in ("mqtt_connected", "mqtt_conn_ok", "mqtt_conn_refused", "mqtt_conn_error",
-                    "mqtt_pub_sent", "mqtt_pub_acked", "mqtt_pub_lost", "mqtt_rx",
+                    "mqtt_pub_sent", "mqtt_pub_acked", "mqtt_pub_lost", "mqtt_pub_unacked_end", "mqtt_rx",
                     "mqtt_cmd_sent", "mqtt_cmd_answered", "mqtt_cmd_timeout", "mqtt_disconnects",
                     "max_mqtt_ack_p95_ms", "max_mqtt_cmd_p95_ms"):
             self.status.setdefault(key, 0.0)
@@ -120,8 +121,10 @@ class MqttStats:
         if unacked:
             self.status["mqtt_pub_lost"] += unacked
 
-    def closed(self) -> None:
+    def closed(self, unacked: int = 0) -> None:
         self.status["mqtt_connected"] -= 1
+        if unacked:
+            self.status["mqtt_pub_unacked_end"] += unacked
 
     def published(self) -> None:
         self._count(PUBLISHES, "mqtt_pub_sent")
@@ -199,7 +202,8 @@ def summary_section(status: Mapping[str, float], view: Any) -> dict[str, Any]:
                      "failed": int(g("mqtt_conn_error", 0)), "refused_by_reason": reasons(REFUSED_PREFIX)},
         "connect_time": trend(CONNECT_TIME),
         "publishes": {"sent": int(g("mqtt_pub_sent", 0)), "acked": int(g("mqtt_pub_acked", 0)),
-                      "lost_unacked": int(g("mqtt_pub_lost", 0))},
+                      "lost_unacked": int(g("mqtt_pub_lost", 0)),
+                      "unacked_at_end": int(g("mqtt_pub_unacked_end", 0))},
         "publish_ack_latency": trend(PUBLISH_ACK_LATENCY),
         "commands": {"sent": int(g("mqtt_cmd_sent", 0)), "answered": int(g("mqtt_cmd_answered", 0)),
                      "timed_out": int(g("mqtt_cmd_timeout", 0))},
@@ -221,7 +225,8 @@ def summary_lines(m: Mapping[str, Any]) -> list[str]:
              + (f" ({refused})" if refused else "") + f" / {conn['failed']:,} failed; "
              f"connect time {ms(m['connect_time'])}",
              f"mqtt publishes {pub['sent']:,} sent, {pub['acked']:,} acked, "
-             f"{pub['lost_unacked']:,} unacked at a drop; ack latency {ms(m['publish_ack_latency'])}",
+             f"{pub['lost_unacked']:,} unacked at a drop, {pub['unacked_at_end']:,} at the end; "
+             f"ack latency {ms(m['publish_ack_latency'])}",
              f"mqtt commands {cmd['sent']:,} sent, {cmd['answered']:,} answered, "
              f"{cmd['timed_out']:,} timed out; "
              f"round trip {ms(m['command_rtt'])}",

@@ -1,0 +1,188 @@
+"""``fleetload run mqtt-fleet`` against a real Mosquitto 2.0 started per test:
+the broker's own counters ($SYS) and a mosquitto_sub subscriber are the ground
+truth for what the devices sent."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.mosquitto import Broker, mosquitto, subscriber
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+    summary: dict[str, Any] | None
+
+    @property
+    def fleet(self) -> dict[str, Any]:
+        assert self.summary is not None, self.stderr[-3000:]
+        section: dict[str, Any] = self.summary["scenarios"]["devices"]["fleet"]
+        return section
+
+    @property
+    def mqtt(self) -> dict[str, Any]:
+        assert self.summary is not None, self.stderr[-3000:]
+        section: dict[str, Any] = self.summary["scenarios"]["devices"]["mqtt"]
+        return section
+
+
+def start(broker: Broker, tmp: Path, *args: str) -> subprocess.Popen[str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT), env.get("PYTHONPATH", "")])
+    cmd = [sys.executable, "-m", "fleetload", "run", "mqtt-fleet", "--broker", broker.url,
+           "--results-dir", str(tmp / "results"), "--summary-export", str(tmp / "summary.json"),
+           "--stats-interval", "1s", *args]
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def finish(proc: subprocess.Popen[str], tmp: Path, timeout: float = 60) -> Run:
+    out, err = proc.communicate(timeout=timeout)
+    path = tmp / "summary.json"
+    return Run(proc.returncode, out, err, json.loads(path.read_text()) if path.exists() else None)
+
+
+def run(broker: Broker, tmp: Path, *args: str) -> Run:
+    return finish(start(broker, tmp, *args), tmp)
+
+
+def subdir(parent: Path, name: str) -> Path:
+    path = parent / name
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    with mosquitto(subdir(tmp_path, "broker")) as b:
+        yield b
+
+
+def test_telemetry_published_equals_what_the_broker_received(broker: Broker, tmp_path: Path) -> None:
+    with subscriber(broker, "fleetload/+/telemetry", tmp_path / "sub.txt") as lines:
+        r = run(broker, tmp_path, "--agents", "40", "--duration", "3s", "--publish-interval",
+                "0.5s", "--payload-bytes", "64", "--connect-concurrency", "8")
+    assert r.code == 0, r.stderr[-3000:]
+    m = r.mqtt
+    sent = m["publishes"]["sent"]
+    assert sent >= 40 * 4  # each device publishes about every 0.5 s for 3 s
+    assert r.fleet["heartbeats"]["sent"] == sent
+    assert m["connects"] == {"ok": 40, "refused": 0, "failed": 0, "refused_by_reason": {}}
+    assert m["connect_time"]["count"] == 40
+    assert m["disconnects"]["total"] == 0
+    assert broker.sys_settled("publish/messages/received") == sent
+    # The subscriber saw every message, from 40 distinct devices named <prefix>-<run-id>-<n>.
+    topics = Counter(line.split(" ", 1)[0] for line in lines.read_text().splitlines())
+    run_id = r.summary["run"]["id"] if r.summary else ""
+    assert sum(topics.values()) == sent
+    assert set(topics) == {f"fleetload/fl-{run_id}-{i:05d}/telemetry" for i in range(40)}
+    assert f"as fl-{run_id}-00039 (p2, c1, k60)" in broker.log
+
+
+def test_qos1_acks_and_command_round_trips_mqtt5(broker: Broker, tmp_path: Path) -> None:
+    r = run(broker, tmp_path, "--agents", "30", "--duration", "3s", "--publish-interval", "0.5s",
+            "--qos", "1", "--mqtt-version", "5", "--command-rate", "20", "--command-timeout", "1s")
+    assert r.code == 0, r.stderr[-3000:]
+    m = r.mqtt
+    pub, cmd = m["publishes"], m["commands"]
+    assert pub["sent"] >= 30 * 4
+    assert pub["acked"] + pub["unacked_at_end"] == pub["sent"]
+    assert pub["lost_unacked"] == 0
+    assert m["publish_ack_latency"]["count"] == pub["acked"]
+    assert cmd["sent"] >= 40
+    assert cmd["answered"] >= cmd["sent"] - 5  # the last few may still be in flight at the end
+    assert m["command_rtt"]["count"] == cmd["answered"]
+    assert m["messages_received"] >= cmd["answered"]  # every answer was a received command
+    assert r.fleet["pushes"]["command"] == m["messages_received"]
+    # The broker received each telemetry publish, each command and each reply.
+    received = broker.sys_settled("publish/messages/received")
+    assert received == pub["sent"] + cmd["sent"] + m["messages_received"]
+    assert "connected: 30 / 30 | connects: 30 ok" in r.stdout + r.stderr  # the live line
+    assert f"mqtt commands {cmd['sent']:,} sent, {cmd['answered']:,} answered" in r.stdout
+
+
+def test_broker_restart_devices_reconnect_with_backoff(broker: Broker, tmp_path: Path) -> None:
+    proc = start(broker, tmp_path, "--agents", "30", "--duration", "9s", "--publish-interval",
+                 "0.3s", "--qos", "1")
+    peak: list[int] = []
+
+    def restart() -> None:
+        time.sleep(3.0)
+        broker.restart(down=0.5)
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:
+            peak.append(broker.sys("clients/connected"))
+            if peak[-1] >= 30:
+                return
+            time.sleep(0.5)
+
+    t = threading.Thread(target=restart)
+    t.start()
+    r = finish(proc, tmp_path)
+    t.join()
+    assert r.code == 0, r.stderr[-3000:]
+    m = r.mqtt
+    assert max(peak) == 30  # every device came back to the new broker
+    assert m["disconnects"]["total"] == 30
+    assert sum(m["disconnects"]["by_reason"].values()) == 30
+    assert r.fleet["reconnects"] == 30
+    assert m["connects"]["ok"] == 60
+    assert m["connected"] == 0  # all closed at the end
+    pub = m["publishes"]
+    assert pub["acked"] + pub["lost_unacked"] + pub["unacked_at_end"] == pub["sent"]
+    assert r.fleet["heartbeats"]["failed"] == pub["lost_unacked"]
+
+
+def test_refusals_counted_by_connack_reason(tmp_path: Path) -> None:
+    with mosquitto(tmp_path, anonymous=False) as broker:
+        r = run(broker, tmp_path, "--agents", "5", "--duration", "2s", "--skip-probe",
+                "--username", "dev", "--password", "s3cret-pw")
+        conn = r.mqtt["connects"]  # (exit 99: no publish met the lateness threshold)
+        assert conn["ok"] == 0 and conn["refused"] >= 5
+        assert conn["refused_by_reason"] == {"not authorized": conn["refused"]}
+        assert r.mqtt["disconnects"]["total"] == 0 and r.mqtt["connected"] == 0
+        # with the probe: one line, exit 2, and the password nowhere
+        bad = run(broker, subdir(tmp_path, "probe"),
+                  "--agents", "5", "--duration", "2s", "--username", "dev", "--password",
+                  "s3cret-pw")
+    assert bad.code == 2
+    assert bad.stderr.strip().splitlines()[-1] == (
+        f"fleetload: error: mqtt-fleet: the broker at {broker.url} refused the connection: "
+        "not authorized; check --username/--password")
+    results = "".join(p.read_text(errors="replace") for p in (tmp_path / "results").rglob("*")
+                      if p.is_file())
+    assert "s3cret-pw" not in results + r.stdout + r.stderr
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--broker", "http://127.0.0.1:1"], "--broker 'http://127.0.0.1:1': expected mqtt://HOST[:PORT]"),
+    (["--qos", "3"], "--qos must be 0, 1 or 2, got 3"),
+    (["--session", "sticky"], "--session must be clean or persistent, got 'sticky'"),
+])
+def test_bad_input_one_line_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")])
+    base = [] if "--broker" in args else ["--broker", "mqtt://127.0.0.1:1"]
+    out = subprocess.run([sys.executable, "-m", "fleetload", "run", "mqtt-fleet", *base, *args,
+                          "--results-dir", str(tmp_path)], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=60, check=False)
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr
+    assert message in out.stderr.strip().splitlines()[-1]
