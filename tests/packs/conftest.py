@@ -1,5 +1,6 @@
 """Fixtures for the pack tests: the reference target (SQLite, on 127.0.0.1),
-seeded or empty, one with its rate limiter on, and real nginx and HAProxy
+seeded or empty, one with its rate limiter on, one seeded target per profile
+(fleetplane and certctl) for the profile matrix, and real nginx and HAProxy
 serving TLS with a certificate made here."""
 
 from __future__ import annotations
@@ -60,6 +61,74 @@ def limited_target() -> Iterator[RunningTarget]:
     with start_target(rate_limit=100) as t:
         seed_database(db_url(t), certs=50, agents=0)
         yield t
+
+
+# -- one seeded target per profile (tests/packs/test_profiles.py) ------------------------
+PROFILE_CERTS = 100
+PROFILE_AGENTS = 100
+PROFILES = ["fleetplane", "certctl"]
+
+
+def wait_for(what: str, ready: Any, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="session", params=PROFILES)
+def profile_target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+                   ) -> Iterator[RunningTarget]:  # fmt: skip
+    """The profile's target, seeded before it starts, as a user runs it for a
+    load test: certctl with its rate limiter off (certctl's advice to load
+    testers). certctl's scheduler takes the 30-day fixture into renewal at
+    start-up; this waits until those renewals are done, as a user would."""
+    db = "sqlite:///" + str(tmp_path_factory.mktemp("profiledb") / "t.db").lstrip("/")
+    seed_database(db, certs=PROFILE_CERTS, agents=PROFILE_AGENTS)
+    with start_target(db, profile=request.param, rate_limit=False if request.param == "certctl" else None,
+                      admin_key=ADMIN_KEY, extra_args=FAST_RENEWALS) as t:  # fmt: skip
+        wait_for("the start-up renewals", lambda: api(
+            t, "GET", "/api/v1/certificates?status=RenewalInProgress&per_page=1")["total"] == 0)
+        yield t
+
+
+@pytest.fixture(scope="session")
+def limited_certctl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTarget]:
+    """The certctl profile as it starts: its rate limiter on (50/s per client, burst 100)."""
+    db = "sqlite:///" + str(tmp_path_factory.mktemp("limiteddb") / "t.db").lstrip("/")
+    seed_database(db, certs=0, agents=PROFILE_AGENTS)
+    with start_target(db, profile="certctl") as t:
+        yield t
+
+
+def metrics_text(target: RunningTarget) -> str:
+    path = "/api/v1/metrics/prometheus" if target.profile == "certctl" else "/metrics"
+    req = urllib.request.Request(target.url + path, headers={"Authorization": f"Bearer {target.api_key}"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return str(resp.read().decode())
+
+
+def served(target: RunningTarget) -> dict[tuple[str, str], float]:
+    """Requests the target counted, by (method, route template), all statuses."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    out: dict[tuple[str, str], float] = {}
+    for family in text_string_to_metric_families(metrics_text(target)):
+        if family.name != "fleetplane_http_request_duration_seconds":
+            continue
+        for sample in family.samples:
+            if sample.name.endswith("_count"):
+                key = (sample.labels["method"], sample.labels["route"])
+                out[key] = out.get(key, 0.0) + sample.value
+    return out
+
+
+def rate_limited(target: RunningTarget) -> float:
+    for line in metrics_text(target).splitlines():
+        if line.startswith("fleetplane_http_rate_limited_total "):
+            return float(line.split()[1])
+    return 0.0
 
 
 @dataclass
