@@ -74,11 +74,16 @@ def test_no_health_path_answering_2xx_is_exit_2(certctl_like: str, tmp_path: Pat
 def test_an_explicit_health_url_is_used_as_given(certctl_like: str, tmp_path: Path) -> None:
     out = tmp_path / "c"
     r = run_cli("ceiling", WORK, "--target", certctl_like, *ONE_STEP,
-                "--health-url", certctl_like + "/health", "--out", str(out), timeout=60)
+                "--health-url", certctl_like + "/health", "--max-in-flight", "7",
+                "--out", str(out), timeout=60)
     assert r.code == 0, r.stderr + r.stdout
     assert f"health: --health-url {certctl_like}/health answers 2xx" in r.stderr
-    health = json.loads((out / "ceiling.json").read_text())["health"]
+    rep = json.loads((out / "ceiling.json").read_text())
+    health = rep["health"]
     assert health["url"] == certctl_like + "/health" and health["chosen_by"] == "--health-url"
+    # --max-in-flight reached the stepped scenario.
+    step_summary = json.loads((Path(rep["steps"][0]["run_dir"]) / "summary.json").read_text())
+    assert step_summary["scenarios"]["work"]["options"]["max_in_flight"] == 7
 
 
 def test_cooldown_options_without_a_gate_are_exit_2(certctl_like: str, tmp_path: Path) -> None:

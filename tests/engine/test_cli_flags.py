@@ -129,13 +129,16 @@ def test_max_in_flight_overrides_the_scripts_cap(stub: StubServer, tmp_path: Pat
 def test_a_flag_some_scenarios_take_prints_one_note(stub: StubServer, tmp_path: Path) -> None:
     script = _script(tmp_path, "mixed.py", MIXED_SCRIPT, stub.url)
     out = tmp_path / "run"
-    r = run_cli("run", script, "--rate", "15", "--workers", "2", "--quiet", "--out", str(out))
+    r = run_cli("run", script, "--rate", "15", "--vus", "2", "--workers", "2", "--quiet",
+                "--out", str(out))
     assert r.code == 0, r.stdout + r.stderr
+    # Once, though two worker processes build the plan too.
     notes = [line for line in r.stderr.splitlines() if line.startswith("note:")]
-    assert notes == ["note: --rate applied to beat; not to loop (constant-vus)"]
+    assert notes == ["note: --rate applied to beat; not to loop (constant-vus)",
+                     "note: --vus applied to loop; not to beat (constant-arrival-rate)"]
     scenarios = _summary(out)["scenarios"]
     assert scenarios["beat"]["schedule"]["scheduled_iterations"] == 15  # 15/s for 1 s
-    assert scenarios["loop"]["options"]["vus"] == 1
+    assert scenarios["loop"]["options"]["vus"] == 2
 
 
 def test_a_rate_parameter_consumes_rate(stub: StubServer, tmp_path: Path) -> None:
@@ -241,3 +244,13 @@ def test_help_lists_required_parameters_without_needing_them(tmp_path: Path) -> 
     assert acme.code == 0, acme.stderr
     assert "--directory TEXT ACME directory URL [required]" in _flat(acme.stdout)
     assert "--rate NUMBER enrollments/s" in _flat(acme.stdout)
+
+
+def test_ceiling_names_the_scenarios_it_does_not_step(tmp_path: Path) -> None:
+    mixed = _script(tmp_path, "mixed.py", MIXED_SCRIPT)
+    r = run_cli("ceiling", mixed, "--slo", "p(99)<100", "--no-cooldown",
+                "--out", str(tmp_path / "c"))
+    assert r.code == 2  # nothing listens at the script's target
+    assert r.stderr.splitlines()[0] == ("note: the ceiling steps beat; loop (constant-vus) run "
+                                        "as written in every step")
+    assert "unreachable" in r.stderr.splitlines()[-1]
