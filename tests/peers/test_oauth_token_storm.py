@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fleetload.redact import redact_argv
-from tests.conftest import CliResult, run_cli
+from tests.conftest import CliResult, StubServer, run_cli
 from tests.peers.conftest import OAUTH_CLIENT_SECRET, OAUTH_TTL
 from tests.peers.oauth_server import OAuthServer
 
@@ -39,11 +39,12 @@ class StormRun:
                 and any(n.encode() in f.read_bytes() for n in needles)]
 
 
-def storm(oauth: OAuthServer, out: Path, *args: str, secret: str = OAUTH_CLIENT_SECRET) -> StormRun:
+def storm(token_url: str, client_id: str, out: Path, *args: str,
+          secret: str = OAUTH_CLIENT_SECRET) -> StormRun:
     # --max-lag: with 40 starts the lag p99 is their maximum, and one stall of
     # the shared test machine would call the run inconclusive (exit 3).
-    r = run_cli("run", "token-storm", "--out", str(out), "--token-url", oauth.token_url,
-                "--client-id", oauth.client_id, "--client-secret", secret,
+    r = run_cli("run", "token-storm", "--out", str(out), "--token-url", token_url,
+                "--client-id", client_id, "--client-secret", secret,
                 "--rate", str(RATE), "--duration", f"{SECONDS}s", "--max-lag", "100ms", *args)
     summary_file = out / "summary.json"
     summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
@@ -56,7 +57,8 @@ def basic_credentials(client_id: str, secret: str) -> str:
 
 def test_token_storm_issues_a_token_per_request(oauth: OAuthServer, tmp_path: Path) -> None:
     before = oauth.token_answers()
-    run = storm(oauth, tmp_path / "run", "--clients", str(oauth.clients), "--scope", "fleet:read")
+    run = storm(oauth.token_url, oauth.client_id, tmp_path / "run",
+                "--clients", str(oauth.clients), "--scope", "fleet:read")
     after = oauth.token_answers()
     assert run.result.code == 0, run.result.stderr
     served = {s: after.get(s, 0) - before.get(s, 0) for s in after}
@@ -87,7 +89,8 @@ def test_token_storm_issues_a_token_per_request(oauth: OAuthServer, tmp_path: Pa
 def test_wrong_secret_fails_the_contract_with_invalid_client(oauth: OAuthServer,
                                                              tmp_path: Path) -> None:
     wrong = "not-the-secret-4b1e9a"
-    run = storm(oauth, tmp_path / "run", "--auth-method", "client_secret_post", secret=wrong)
+    run = storm(oauth.token_url, oauth.client_id, tmp_path / "run",
+                "--auth-method", "client_secret_post", secret=wrong)
     assert run.result.code == 99, run.result.stderr
     requests = run.count("http_reqs")
     assert abs(requests - EXPECTED) <= 1
@@ -103,13 +106,30 @@ def test_wrong_secret_fails_the_contract_with_invalid_client(oauth: OAuthServer,
 
 def test_clients_are_taken_round_robin(oauth: OAuthServer, tmp_path: Path) -> None:
     # One client more than the server knows: <id>-4 is refused, exactly every fourth request.
-    run = storm(oauth, tmp_path / "run", "--clients", str(oauth.clients + 1),
-                "--failed-rate", "0.5")
+    run = storm(oauth.token_url, oauth.client_id, tmp_path / "run",
+                "--clients", str(oauth.clients + 1), "--failed-rate", "0.5")
     assert run.result.code == 0, run.result.stderr
     requests = run.count("http_reqs")
     refused = requests // (oauth.clients + 1)
     assert run.section["failures_by_error"] == {"invalid_client": refused}
     assert run.section["tokens_issued"] == requests - refused
+
+
+def test_answers_without_a_token_are_labelled(stub: StubServer, tmp_path: Path) -> None:
+    # A server that echoes the form back (secret included) and one that is
+    # overloaded: neither answer is a token, and the echoed secret is not kept.
+    secret = "echoed-secret-77d0c3"
+    for path, auth, label in (("/echo", "client_secret_post", "not_json"),
+                              ("/status/503", "client_secret_basic", "http_503")):
+        before = stub.stats().get(path, 0)
+        run = storm(stub.url + path, "dev", tmp_path / label, "--auth-method", auth,
+                    secret=secret)
+        assert run.result.code == 99, run.result.stderr
+        requests = run.count("http_reqs")
+        assert requests == stub.stats()[path] - before
+        assert run.section["failures_by_error"] == {label: requests}
+        assert run.section["tokens_issued"] == 0
+        assert run.files_holding(secret) == [], label
 
 
 def test_bad_input_is_one_line_and_exit_2(oauth: OAuthServer, tmp_path: Path) -> None:
@@ -118,7 +138,8 @@ def test_bad_input_is_one_line_and_exit_2(oauth: OAuthServer, tmp_path: Path) ->
         ((), "--token-url is required"),
         (("--token-url", oauth.token_url, "--client-id", "x"), "--client-secret is required"),
         (("--token-url", oauth.token_url, "--client-id", "x", "--client-secret", "s",
-          "--auth-method", "private_key_jwt"), "--auth-method: expected one of client_secret_basic"),
+          "--auth-method", "private_key_jwt"),
+         "--auth-method: expected one of client_secret_basic"),
         (("--token-url", "token", "--client-id", "x", "--client-secret", "s"),
          "--token-url: expected an http(s) URL"),
         (("--token-url", "http://127.0.0.1:1/token", "--client-id", "x", "--client-secret", "s"),

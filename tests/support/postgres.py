@@ -118,7 +118,8 @@ class ThrowawayCluster:
             with self.log.open("ab") as log:
                 self.proc = subprocess.Popen(
                     [str(self.bindir / "postgres"), "-D", str(self.data), "-p", str(self.port),
-                     "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.dir}",
+                     "-c", "listen_addresses=127.0.0.1",
+                     "-c", f"unix_socket_directories={self.dir}",
                      "-c", "fsync=off", "-c", "synchronous_commit=off",
                      "-c", "full_page_writes=off", "-c", "max_connections=200"],
                     stdout=log, stderr=subprocess.STDOUT, cwd=self.dir, env=_CLUSTER_ENV,

@@ -74,7 +74,8 @@ def resolve_token_url(url: str, target: str | None) -> str:
         return url
     if target and url.startswith("/"):
         return urljoin(target.rstrip("/") + "/", url.lstrip("/"))
-    raise ConfigError(f"--token-url: expected an http(s) URL (or a /path with --target), got {url!r}")
+    raise ConfigError(f"--token-url: expected an http(s) URL (or a /path with --target), "
+                      f"got {url!r}")
 
 
 @dataclass(frozen=True)
@@ -213,7 +214,8 @@ def handle_summary(summary: dict[str, Any], view: Any) -> dict[str, Any]:
         lines.append("failures: " + ", ".join(f"{code} {n:,}" for code, n in by_error.items()))
     lifetime = section["token_lifetime_s"]
     if lifetime:
-        lines.append(f"token lifetime (expires_in): p50 {lifetime['p50']:g} s, max {lifetime['max']:g} s")
+        lines.append(f"token lifetime (expires_in): p50 {lifetime['p50']:g} s, "
+                     f"max {lifetime['max']:g} s")
     text = dict(summary.get("text_sections") or {})
     text["token-storm"] = lines
     return {"token_storm": section, "text_sections": text}
