@@ -24,9 +24,9 @@ from fleetload.metrics.snapshot import IntervalSnapshot
 from fleetload.metrics.thresholds import evaluate
 from fleetload.outputs.abort import AbortOnFail
 from fleetload.outputs.base import Interval, Output, RunEnd, RunStart, ScenarioInfo, WithRunControl
+from fleetload.outputs.console import live_output
 from fleetload.outputs.files import RunFiles
 from fleetload.outputs.intervals import HlogOutput, TimelineOutput
-from fleetload.outputs.live import LiveLine
 from fleetload.results import rundir
 from fleetload.results.meta import iso
 from fleetload.results.observations import OBSERVATIONS, ObservationRecorder
@@ -103,10 +103,10 @@ class Run:
     def _build_outputs(self) -> list[Output]:
         cfg, plan = self.cfg, self.plan
         outputs: list[Output] = [RunFiles(cfg.summary_export), HlogOutput(), TimelineOutput(),
-                                 LiveLine(every=cfg.stats_interval, out=cfg.stream,
-                                          quiet=cfg.quiet,
-                                          formatters={s.name: s.executor.format_status
-                                                      for s in plan.scenarios})]
+                                 live_output(every=cfg.stats_interval, out=cfg.stream,
+                                             quiet=cfg.quiet,
+                                             formatters={s.name: s.executor.format_status
+                                                         for s in plan.scenarios})]
         if AbortOnFail.wanted(plan.thresholds):
             outputs.append(AbortOnFail(plan.thresholds))
         outputs.extend(cfg.outputs)
