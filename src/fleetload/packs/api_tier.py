@@ -11,8 +11,13 @@ their first seconds do not coincide.
 
 Every certificate it creates is named ``lt-<run id>-<n>`` and tagged
 ``run_id=<run id>``; on the reference target ``DELETE /admin/loadtest/runs/<run id>``
-(admin key) removes them. ``--seed`` first loads the 10,000-certificate fixture
-so the listing pages through a realistic inventory (the pack also runs without it).
+(admin key) removes them. The names never repeat within or across runs, which
+matters on certctl: it answers a duplicate name with a 500, indistinguishable
+from a server failure. ``--seed`` first loads the 10,000-certificate fixture
+(skipping what is there, for the same reason) so the listing pages through a
+realistic inventory (the pack also runs without it). Against certctl's default
+rate limiter (50 req/s per client) the default 100 req/s fails the contract:
+raise the limiter for the test, or turn it off.
 """
 
 from __future__ import annotations

@@ -7,6 +7,11 @@ Agents register (labels run_id), heartbeat every --heartbeat-interval ±--jitter
 keep a stream open (gRPC), answer pushes (tasks, checks, inventory) or poll for
 work (HTTP), and reconnect with backoff when dropped. Clean up afterwards with
 ``fleetload cleanup --target URL --admin-key KEY --run-id RUN_ID``.
+
+The HTTP agents speak certctl's REST agent protocol (either profile of the
+reference target, or certctl itself); the gRPC transport needs the reference
+target's AgentIngest, which certctl has not: against it the run stops at the
+preflight (exit 2), use ``--transport http``.
 """
 
 from __future__ import annotations
