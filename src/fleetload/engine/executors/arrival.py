@@ -12,7 +12,7 @@ import asyncio
 import math
 import time
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from fleetload.engine.executors.base import MIN_SLEEP, Executor
 from fleetload.engine.pacing import Pacer
@@ -35,34 +35,44 @@ def default_max_in_flight(rate_per_second: float) -> int:
     return max(100, math.ceil(rate_per_second))
 
 
-def derive_caps(ex: Executor, peak_per_second: float) -> None:
-    """Fill in ``max_in_flight`` and ``pre_allocated`` the script left at 0,
-    and remember in ``derived`` that they were derived (an override of the
-    rate derives them again; one the script gave stays)."""
-    derived = set(getattr(ex, "derived"))  # noqa: B009 - both callers have it
-    if not getattr(ex, "max_in_flight"):  # noqa: B009
+class Capped(Protocol):
+    """An arrival-rate executor's in-flight cap and the options derived for it."""
+
+    @property
+    def max_in_flight(self) -> int: ...
+    @property
+    def pre_allocated(self) -> int: ...
+    @property
+    def derived(self) -> frozenset[str]: ...
+
+
+def derive_caps(ex: Capped, peak_per_second: float) -> None:
+    """In ``validate()``: fill in ``max_in_flight`` and ``pre_allocated`` the
+    script left at 0, and remember in ``derived`` that they were derived (an
+    override of the rate derives them again; a cap the script gave stays)."""
+    derived = set(ex.derived)
+    if not ex.max_in_flight:
         object.__setattr__(ex, "max_in_flight", default_max_in_flight(peak_per_second))
         derived.add("max_in_flight")
-    if not getattr(ex, "pre_allocated"):  # noqa: B009
-        object.__setattr__(ex, "pre_allocated", min(int(getattr(ex, "max_in_flight")), 100))  # noqa: B009
+    if not ex.pre_allocated:
+        object.__setattr__(ex, "pre_allocated", min(ex.max_in_flight, 100))
         derived.add("pre_allocated")
     object.__setattr__(ex, "derived", frozenset(derived))
 
 
-def cap_changes(ex: Executor, max_in_flight: int | None, peak_per_second: float) -> dict[str, Any]:
+def cap_changes(ex: Capped, max_in_flight: int | None, peak_per_second: float) -> dict[str, Any]:
     """The ``max_in_flight``/``pre_allocated`` changes for an override: the
     given cap (``--max-in-flight``), else a derived cap follows the new peak
     rate; pre-allocated VUs never exceed the cap."""
-    derived: frozenset[str] = getattr(ex, "derived")  # noqa: B009
+    derived = ex.derived
     if max_in_flight is not None:
         cap = max_in_flight
         derived = derived - {"max_in_flight"}
     elif "max_in_flight" in derived:
         cap = default_max_in_flight(peak_per_second)
     else:
-        cap = int(getattr(ex, "max_in_flight"))  # noqa: B009
-    pre = int(getattr(ex, "pre_allocated"))  # noqa: B009
-    pre = min(cap, 100) if "pre_allocated" in derived else min(pre, cap)
+        cap = ex.max_in_flight
+    pre = min(cap, 100) if "pre_allocated" in derived else min(ex.pre_allocated, cap)
     return {"max_in_flight": cap, "pre_allocated": pre, "derived": derived}
 
 
