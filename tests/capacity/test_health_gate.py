@@ -1,10 +1,11 @@
 """The cooldown gate's URL must answer 2xx before the first step.
 
 nginx plays a server like certctl: ``/health`` answers 200, ``/healthz``
-answers 401 and everything else but the load path 404. Without --health-url
-the usual paths are tried in order and the first to answer 2xx is used; a
---health-url that does not answer 2xx, or no path that does, is exit 2 before
-any load. One 1 s + 1 s step at 20/s at most.
+answers 401 and everything else but the load path 404; so does the reference
+target in its certctl profile. Without --health-url the usual paths are tried
+in order and the first to answer 2xx is used; a --health-url that does not
+answer 2xx, or no path that does, is exit 2 before any load. One 1 s + 1 s
+step at 20/s at most.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -94,3 +96,19 @@ def test_cooldown_options_without_a_gate_are_exit_2(certctl_like: str, tmp_path:
         assert r.code == 2, r.stderr
         assert r.stderr.strip() == (f"fleetload: error: {flag} has no effect with "
                                     "--no-cooldown: --no-cooldown turns the health gate off")
+
+
+def test_reference_target_as_certctl_gates_on_health(tmp_path: Path) -> None:
+    from fleetplane.launch import start_target
+
+    out = tmp_path / "c"
+    with start_target(profile="certctl") as t:
+        r = run_cli("ceiling", str(SCRIPTS / "list_certs.py"), "--target", t.url,
+                    "--token", t.api_key, *ONE_STEP, "--cooldown-max", "5s",
+                    "--out", str(out), timeout=60)
+    assert r.code == 0, r.stderr + r.stdout
+    assert (f"health: using {t.url}/health, the first of /healthz, /health, /readyz, /ready, "
+            "/livez to answer 2xx (/healthz answered 401)") in r.stderr
+    rep: dict[str, Any] = json.loads((out / "ceiling.json").read_text())
+    assert rep["health"]["url"] == t.url + "/health"
+    assert rep["steps"][0]["error_rate"] == 0
