@@ -120,7 +120,7 @@ def help_rows(params: list[ParamInfo], run_flags: tuple[str, ...]) -> list[tuple
             text = (text + " " if text else "") + "(also the run's own flag)"
         if p.required:
             text += "  [required]"
-        elif p.default is not None and p.default is not False:
+        elif p.default is not None and p.default is not False and p.default not in ("", []):
             text += f"  [default: {p.default}]"
         rows.append((f"{p.flag} {metavar}".rstrip(), text.strip()))
     return rows
