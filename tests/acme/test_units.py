@@ -15,6 +15,7 @@ from cryptography.x509.oid import NameOID
 
 from fleetload.errors import ConfigError
 from fleetload.metrics.collector import Collector
+from fleetload.metrics.scope import WorkerScope, current_scope
 from fleetload.protocols.acme.client import Directory, retry_after
 from fleetload.protocols.acme.csr import ari_cert_id, make_csr, new_cert_key
 from fleetload.protocols.acme.flow import challenge_failure, parse_contacts
@@ -24,7 +25,6 @@ from fleetload.protocols.acme.nonces import NoncePool
 from fleetload.protocols.acme.problems import Problem, ProtocolError, parse_problem
 from fleetload.protocols.acme.responders import ACME_IDENTIFIER_OID, alpn_certificate
 from fleetload.protocols.http import Headers, Response
-from fleetload.script.metrics import bind_collector
 from tests.acme.fakeacme import verify_jws
 
 
@@ -154,7 +154,7 @@ def test_challenge_failure(challenges: list[dict[str, object]], expected: object
 
 def test_problem_details_are_counted_and_bounded() -> None:
     collector = Collector()
-    bind_collector(collector)
+    token = current_scope.set(WorkerScope(collector))
     try:
         m = AcmeMetrics.declare()
         m.problem("challenge", Problem("urn:x:a", "same  detail\n"))
@@ -162,7 +162,7 @@ def test_problem_details_are_counted_and_bounded() -> None:
         for i in range(MAX_DETAILS + 5):
             m.problem("new-order", Problem("urn:x:b", f"name n{i}.test refused"))
     finally:
-        bind_collector(None)
+        current_scope.reset(token)
     details = {dict(tags)["detail"]: n for (name, tags), n in collector.counters.items()
                if name == "acme_problem_details"}
     assert details["same detail"] == 2.0  # whitespace folded

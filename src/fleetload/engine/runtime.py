@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 from fleetload.engine.vu import VU, HttpSession, current_vu, scenario_tags
 from fleetload.metrics.collector import Collector, HttpRecorder
 from fleetload.metrics.failure_samples import FailureSamples
-from fleetload.metrics.kinds import Tags, make_tags
+from fleetload.metrics.kinds import SeriesKey, Tags, make_tags
+from fleetload.metrics.scope import current_scope
 
 if TYPE_CHECKING:
     from fleetload.protocols.http import HttpClient
@@ -76,7 +77,7 @@ class ScenarioRuntime:
         self.http_recorders_by_url: dict[tuple[Any, ...], HttpRecorder] = {}
         self.request_names: dict[str, str] = {}
         self.iter_rec = collector.iteration_recorder(self.tags)
-        self.check_keys: dict[tuple[str, Tags | None], tuple[str, Tags]] = {}
+        self.check_keys: dict[tuple[str, Tags | None], SeriesKey] = {}
         self.stopping = asyncio.Event()  # no new iterations
         self.stop_requested = False  # the same, as a plain flag for the hot path
         self.start = 0.0  # perf_counter when the scenario started
@@ -139,7 +140,8 @@ class ScenarioRuntime:
         executor, so the bookkeeping is inline and the counters that can be
         derived (iterations = durations recorded) are not kept twice.
         """
-        current_vu.set(vu)  # check() and custom metrics find the VU through it
+        current_vu.set(vu)
+        current_scope.set(self)  # check() and custom metrics record with this scenario's tags
         fn = self.fn
         rec = self.iter_rec  # its buffers are swapped by the collector: no local aliases
         errors = self.errors

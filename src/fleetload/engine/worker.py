@@ -24,9 +24,9 @@ from fleetload.engine.runtime import ErrorLog, ScenarioRuntime
 from fleetload.metrics.binning import Binner
 from fleetload.metrics.collector import Batch, Collector
 from fleetload.metrics.failure_samples import FailureSamples, ReasonSamples, SampleKey
+from fleetload.metrics.scope import WorkerScope, current_scope
 from fleetload.metrics.snapshot import IntervalSnapshot
 from fleetload.protocols.http import HttpClient
-from fleetload.script import metrics as script_metrics
 from fleetload.script.loader import Plan
 from fleetload.script.options import ClientOptions
 
@@ -85,7 +85,8 @@ class Worker:
     async def run(self) -> None:
         spec = self.spec
         client = make_client(self.plan.client)
-        script_metrics.bind_collector(self.collector)
+        # Samples of script code outside a scenario's VUs (fleet agents) go here.
+        current_scope.set(WorkerScope(self.collector))
         loop = asyncio.get_running_loop()
         tasks = []
         for sc in self.plan.scenarios:
@@ -121,7 +122,6 @@ class Worker:
             # run left behind must be collectable again.
             gc.unfreeze()
             await client.close()
-            script_metrics.bind_collector(None)
 
     async def _run_scenario(self, rt: ScenarioRuntime, executor: Any) -> None:
         start = self.spec.start_at + float(executor.start_time)

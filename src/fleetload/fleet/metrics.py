@@ -26,8 +26,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from fleetload.engine.runtime import ScenarioRuntime
+from fleetload.metrics.custom import Counter, Gauge, Rate, Trend
 from fleetload.metrics.kinds import Tags, make_tags
-from fleetload.script.metrics import Counter, Gauge, Rate, Trend
 
 HEARTBEAT_RTT = "fleet_heartbeat_rtt"
 TICK_LATENESS = "fleet_tick_lateness"

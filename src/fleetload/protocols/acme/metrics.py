@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from fleetload.metrics.custom import Counter, Rate, Trend
 from fleetload.protocols.acme.problems import Problem
-from fleetload.script.metrics import Counter, Rate, Trend
 
 STEPS = ("new_account", "new_order", "authz", "challenge", "finalize", "cert_download",
          "revoke", "ari")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from fleetload.engine.vu import current_vu
 from fleetload.metrics.kinds import make_tags
+from fleetload.metrics.scope import current_scope
 
 
 def check(value: Any, checks: Mapping[str, Callable[[Any], Any]],
@@ -14,7 +14,7 @@ def check(value: Any, checks: Mapping[str, Callable[[Any], Any]],
     """Evaluate each predicate on ``value``; record each outcome in the
     ``checks`` rate tagged with the check's name. A predicate that raises
     counts as failed. Returns True when all passed."""
-    vu = current_vu.get()
+    scope = current_scope.get()
     all_ok = True
     for name, predicate in checks.items():
         try:
@@ -22,16 +22,18 @@ def check(value: Any, checks: Mapping[str, Callable[[Any], Any]],
         except Exception:
             ok = False
         all_ok = all_ok and ok
-        if vu is None:
+        if scope is None:
             continue
-        rt = vu._rt
         cache_key = (name, make_tags(dict(tags)) if tags else None)
-        key = rt.check_keys.get(cache_key)
+        key = scope.check_keys.get(cache_key)
         if key is None:
-            merged = dict(rt.tags)
+            merged = dict(scope.tags)
             if tags:
                 merged.update(tags)
             merged["check"] = name
-            key = rt.check_keys[cache_key] = ("checks", make_tags(merged))
-        rt.collector.add_rate(key, ok)
+            key = scope.check_keys[cache_key] = ("checks", make_tags(merged))
+        scope.collector.add_rate(key, ok)
     return all_ok
+
+
+__all__ = ["check"]
