@@ -152,28 +152,23 @@ def test_work_poll_shape_fleetplane(api: Api, uid: str) -> None:
     assert api.get(f"/api/v1/agents/ag-{uid}/work").json == {"data": [], "total": 0}
 
 
-def test_work_poll_claims_assigned_jobs_fleetplane(quiet_api: Api, uid: str) -> None:
+def test_work_poll_claims_assigned_jobs_fleetplane(new_database: Callable[[str], str], uid: str) -> None:
     """fleetplane assigns bulk-renew jobs to online agents; the poll claims them
     and the agent reports on certctl's per-agent path."""
-    assert quiet_api.post("/api/v1/agents", agent_body(uid)).status == 201
-    cert = quiet_api.post("/api/v1/certificates", cert_body(f"w-{uid}")).json
-    jobs = {j["job_id"] for j in quiet_api.post("/api/v1/certificates/bulk-renew",
-                                                {"certificate_ids": [cert["id"]]}).json["enqueued_jobs"]}
-    seen: set[str] = set()
-    for _ in range(50):  # bulk renew round-robins over every online agent
-        seen |= {j["id"] for j in quiet_api.get(f"/api/v1/agents/ag-{uid}/work").json["data"]}
-        if seen or not jobs:
-            break
-        jobs = {j["job_id"] for j in quiet_api.post("/api/v1/certificates/bulk-renew",
-                                                    {"certificate_ids": [cert["id"]]}).json["enqueued_jobs"]}
-    if not seen:
-        pytest.skip("another agent got every job (too many online agents in the shared target)")
-    job = seen.pop()
-    r = quiet_api.post(f"/api/v1/agents/ag-{uid}/jobs/{job}/status", {"status": "Completed"})
-    assert r.status == 200 and r.json == {"status": "updated"}
-    assert quiet_api.get(f"/api/v1/jobs/{job}").json["status"] == "Completed"
-    r = quiet_api.post(f"/api/v1/agents/ag-{uid}/jobs/{job}/status", {"status": "Running"})
-    assert r.is_problem(409) and "cannot move from Completed" in r.json["detail"]
+    with start_target(new_database("sqlite"), extra_args=["--renewal-workers", "0"]) as t:
+        api = Api(t.url, t.api_key)
+        assert api.post("/api/v1/agents", agent_body(uid)).status == 201  # the one online agent
+        cert = api.post("/api/v1/certificates", cert_body(f"w-{uid}")).json
+        renew = api.post("/api/v1/certificates/bulk-renew", {"certificate_ids": [cert["id"]]}).json
+        job = renew["enqueued_jobs"][0]["job_id"]
+        work = api.get(f"/api/v1/agents/ag-{uid}/work").json
+        assert work["total"] == 1 and work["data"][0]["id"] == job and work["data"][0]["status"] == "Running"
+        r = api.post(f"/api/v1/agents/ag-{uid}/jobs/{job}/status", {"status": "Completed"})
+        assert r.status == 200 and r.json == {"status": "updated"}
+        assert api.get(f"/api/v1/jobs/{job}").json["status"] == "Completed"
+        assert api.get(f"/api/v1/certificates/{cert['id']}").json["status"] == "Active"
+        r = api.post(f"/api/v1/agents/ag-{uid}/jobs/{job}/status", {"status": "Running"})
+        assert r.is_problem(409) and "cannot move from Completed" in r.json["detail"]
 
 
 def test_agent_status_report_needs_a_status(certctl_api: Api, uid: str) -> None:
