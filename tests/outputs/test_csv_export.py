@@ -97,9 +97,10 @@ def test_export_of_a_missing_run_is_one_line(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("spec", "message"), [
     ("csv", "--output csv: expected KIND=WHERE, one of csv=FILE, prometheus=HOST:PORT, "
-            "prometheus-rw=URL"),
+            "prometheus-rw=URL, dashboard=HOST:PORT"),
     ("statsd=localhost:8125", "--output statsd=localhost:8125: unknown output kind 'statsd'; "
-                              "one of csv=FILE, prometheus=HOST:PORT, prometheus-rw=URL"),
+                              "one of csv=FILE, prometheus=HOST:PORT, prometheus-rw=URL, "
+                              "dashboard=HOST:PORT"),
     ("csv=", "--output csv=: csv needs FILE"),
     ("prometheus=host:http", "--output prometheus=host:http: expected HOST:PORT, got 'host:http'"),
     ("prometheus=:70000", "--output prometheus=:70000: port 70000 is out of range (0-65535)"),

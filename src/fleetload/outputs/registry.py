@@ -54,6 +54,16 @@ def _prometheus(spec: str, where: str) -> Output:
     return PrometheusEndpoint(host, port)
 
 
+def _dashboard(spec: str, where: str) -> Output:
+    host, port = parse_host_port(spec, where)
+    try:
+        from fleetload.outputs.dashboard import Dashboard
+    except ModuleNotFoundError as exc:
+        raise ConfigError(f"--output dashboard needs the 'dashboard' extra (missing module "
+                          f"{exc.name}): pip install 'fleetload[dashboard]'") from None
+    return Dashboard(host, port)
+
+
 def _remote_write(spec: str, where: str) -> Output:
     parts = urlsplit(where)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -71,6 +81,7 @@ KINDS: dict[str, OutputKind] = {k.name: k for k in (
     OutputKind("csv", "FILE", _csv),
     OutputKind("prometheus", "HOST:PORT", _prometheus),
     OutputKind("prometheus-rw", "URL", _remote_write),
+    OutputKind("dashboard", "HOST:PORT", _dashboard),
 )}
 
 
