@@ -84,7 +84,8 @@ def test_telemetry_published_equals_what_the_broker_received(broker: Broker, tmp
     sent = m["publishes"]["sent"]
     assert sent >= 40 * 4  # each device publishes about every 0.5 s for 3 s
     assert r.fleet["heartbeats"]["sent"] == sent
-    assert m["connects"] == {"ok": 40, "refused": 0, "failed": 0, "refused_by_reason": {}}
+    assert m["connects"] == {"ok": 40, "resumed": 0, "refused": 0, "failed": 0,
+                             "refused_by_reason": {}}
     assert m["connect_time"]["count"] == 40
     assert m["disconnects"]["total"] == 0
     assert broker.sys_settled("publish/messages/received") == sent
@@ -144,6 +145,7 @@ def test_broker_restart_devices_reconnect_with_backoff(broker: Broker, tmp_path:
     assert sum(m["disconnects"]["by_reason"].values()) == 30
     assert r.fleet["reconnects"] == 30
     assert m["connects"]["ok"] == 60
+    assert m["connects"]["resumed"] == 0  # clean sessions
     assert m["connected"] == 0  # all closed at the end
     pub = m["publishes"]
     assert pub["acked"] + pub["lost_unacked"] + pub["unacked_at_end"] == pub["sent"]
@@ -186,3 +188,23 @@ def test_bad_input_one_line_exit_2(tmp_path: Path, args: list[str], message: str
     assert out.returncode == 2, out.stderr
     assert "Traceback" not in out.stderr
     assert message in out.stderr.strip().splitlines()[-1]
+
+
+def test_persistent_sessions_resume_after_a_broker_restart(tmp_path: Path) -> None:
+    """MQTT 5, clean start 0: the broker saves the sessions when it stops, the
+    devices come back to them (CONNACK session present, no new SUBSCRIBE) and
+    still answer commands."""
+    with mosquitto(subdir(tmp_path, "broker"), persistence=True) as broker:
+        proc = start(broker, tmp_path, "--agents", "20", "--duration", "8s", "--mqtt-version",
+                     "5", "--session", "persistent", "--publish-interval", "0.5s",
+                     "--command-rate", "10", "--command-timeout", "2s")
+        time.sleep(3.0)
+        broker.restart(down=0.3)
+        r = finish(proc, tmp_path)
+    assert r.code == 0, r.stderr[-3000:]
+    m = r.mqtt
+    assert m["connects"]["ok"] == 40
+    assert m["connects"]["resumed"] == 20
+    assert m["disconnects"]["total"] == 20
+    assert m["commands"]["answered"] >= 20
+    assert m["command_rtt"]["count"] == m["commands"]["answered"]

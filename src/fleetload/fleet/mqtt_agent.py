@@ -88,7 +88,7 @@ class MqttAgent(Agent):
         except Exception:
             mq.stats.connect_error()
             raise
-        mq.stats.connected(time.perf_counter() - t0)
+        mq.stats.connected(time.perf_counter() - t0, present)
         self.conn = conn  # before SUBSCRIBE: a resumed session may deliver queued commands
         try:
             if not present:  # a resumed persistent session keeps its subscription

@@ -3,7 +3,8 @@ know them), the per-worker recorder, and the live-line / summary formatting.
 
 Status keys (summed over workers; ``max_`` keys: largest wins):
 ``mqtt_connected`` (connections up now), ``mqtt_conn_ok`` / ``mqtt_conn_refused`` /
-``mqtt_conn_error`` (connect attempts by outcome), ``mqtt_pub_sent``,
+``mqtt_conn_error`` (connect attempts by outcome), ``mqtt_conn_resumed`` (accepted
+with CONNACK "session present"), ``mqtt_pub_sent``,
 ``mqtt_pub_acked`` (PUBACK / PUBCOMP received), ``mqtt_pub_lost`` (QoS 1/2
 publishes still unacknowledged when their connection dropped),
 ``mqtt_pub_unacked_end`` (still unacknowledged when the run closed them), ``mqtt_rx``
@@ -73,7 +74,8 @@ class MqttStats:
         self._keys: dict[str, tuple[str, Tags]] = {}
         self._reasons = 0
         self.status = rt.status
-        for key in ("mqtt_connected", "mqtt_conn_ok", "mqtt_conn_refused", "mqtt_conn_error",
+        for key in ("mqtt_connected", "mqtt_conn_ok", "mqtt_conn_resumed", "mqtt_conn_refused",
+                    "mqtt_conn_error",
                     "mqtt_pub_sent", "mqtt_pub_acked", "mqtt_pub_lost", "mqtt_pub_unacked_end", "mqtt_rx",
                     "mqtt_cmd_sent", "mqtt_cmd_answered", "mqtt_cmd_timeout", "mqtt_disconnects",
                     "max_mqtt_ack_p95_ms", "max_mqtt_cmd_p95_ms"):
@@ -102,8 +104,10 @@ class MqttStats:
             st[prefix + "(others)"] = st.get(prefix + "(others)", 0.0) + 1
 
     # -- events ----------------------------------------------------------------------------
-    def connected(self, seconds: float) -> None:
+    def connected(self, seconds: float, resumed: bool) -> None:
         self._count(CONNECTS, "mqtt_conn_ok", outcome="ok")
+        if resumed:
+            self.status["mqtt_conn_resumed"] += 1
         self.status["mqtt_connected"] += 1
         self.connect_time.append(seconds)
 
@@ -198,7 +202,8 @@ def summary_section(status: Mapping[str, float], view: Any) -> dict[str, Any]:
 
     return {
         "connected": int(g("mqtt_connected", 0)),
-        "connects": {"ok": int(g("mqtt_conn_ok", 0)), "refused": int(g("mqtt_conn_refused", 0)),
+        "connects": {"ok": int(g("mqtt_conn_ok", 0)), "resumed": int(g("mqtt_conn_resumed", 0)),
+                     "refused": int(g("mqtt_conn_refused", 0)),
                      "failed": int(g("mqtt_conn_error", 0)), "refused_by_reason": reasons(REFUSED_PREFIX)},
         "connect_time": trend(CONNECT_TIME),
         "publishes": {"sent": int(g("mqtt_pub_sent", 0)), "acked": int(g("mqtt_pub_acked", 0)),
@@ -221,7 +226,8 @@ def summary_lines(m: Mapping[str, Any]) -> list[str]:
 
     conn, pub, cmd, disc = m["connects"], m["publishes"], m["commands"], m["disconnects"]
     refused = ", ".join(f"{k} {v:,}" for k, v in sorted(conn["refused_by_reason"].items()))
-    lines = [f"mqtt connects {conn['ok']:,} ok / {conn['refused']:,} refused"
+    lines = [f"mqtt connects {conn['ok']:,} ok ({conn['resumed']:,} resumed a session) / "
+             f"{conn['refused']:,} refused"
              + (f" ({refused})" if refused else "") + f" / {conn['failed']:,} failed; "
              f"connect time {ms(m['connect_time'])}",
              f"mqtt publishes {pub['sent']:,} sent, {pub['acked']:,} acked, "
