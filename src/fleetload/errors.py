@@ -12,6 +12,8 @@ class ExitCode(IntEnum):
     INTERNAL = 1
     INVALID_INPUT = 2
     INCONCLUSIVE = 3
+    NODE_LOST = 4
+    """A cluster node was lost during the run (``--cluster``): inconclusive."""
     INTERRUPTED = 130
     THRESHOLDS_FAILED = 99
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing as mp
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -30,6 +31,7 @@ def _worker_main(recipe: PlanRecipe, run_id: str, index: int, count: int, interv
                  setup_data: Any, conn: Connection, stop: MpEvent, abort: MpEvent) -> None:
     # The parent owns Ctrl-C and tells workers what to do.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
     try:
         plan = recipe.build()
     except FleetloadError as exc:
@@ -45,7 +47,8 @@ def _worker_main(recipe: PlanRecipe, run_id: str, index: int, count: int, interv
         stopped = False
         while not task.done():
             await asyncio.wait({task}, timeout=_POLL)
-            if abort.is_set():
+            # A parent killed outright (a cluster node lost) leaves no one to stop us.
+            if abort.is_set() or os.getppid() != parent:
                 worker.abort()
             elif stop.is_set() and not stopped:
                 stopped = True
@@ -67,7 +70,10 @@ def _worker_main(recipe: PlanRecipe, run_id: str, index: int, count: int, interv
 class WorkerPool:
     def __init__(self, recipe: PlanRecipe, *, run_id: str, count: int, interval: float,
                  setup_data: Any, on_snapshot: Callable[[int, IntervalSnapshot], None],
-                 on_exit: Callable[[int], None]) -> None:
+                 on_exit: Callable[[int], None], first: int = 0,
+                 total: int | None = None) -> None:
+        # Processes first..first+count-1 of ``total`` (a cluster node's part of the run).
+        total = count if total is None else total
         ctx = mp.get_context("spawn")
         self._stop = ctx.Event()
         self._abort = ctx.Event()
@@ -81,8 +87,8 @@ class WorkerPool:
         for i in range(count):
             parent, child = ctx.Pipe(duplex=True)
             proc = ctx.Process(target=_worker_main, name=f"fleetload-worker-{i}",
-                               args=(recipe, run_id, i, count, interval, setup_data, child,
-                                     self._stop, self._abort), daemon=True)
+                               args=(recipe, run_id, first + i, total, interval, setup_data,
+                                     child, self._stop, self._abort), daemon=True)
             proc.start()
             child.close()
             self._conns.append(parent)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from fleetload.cluster.options import ClusterOptions
 from fleetload.outputs.base import Output
 from fleetload.results.observations import Observer
 from fleetload.results.validity import ValidityRules
@@ -29,6 +30,8 @@ class RunConfig:
     """Outputs beyond the run's own files and the live line (``--output``)."""
     allow_inconclusive: bool = False
     validity: ValidityRules = field(default_factory=ValidityRules)
+    cluster: ClusterOptions | None = None
+    """Run on a Ray cluster (``--cluster``): ``workers`` processes per node."""
 
 
 @dataclass

@@ -16,9 +16,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from fleetload.cluster.options import ClusterReport
 from fleetload.engine.aggregator import RunAggregator
 from fleetload.engine.worker import make_client
-from fleetload.errors import ConfigError, FleetloadError
+from fleetload.errors import ConfigError, ExitCode, FleetloadError
 from fleetload.metrics.aggregate import Aggregate
 from fleetload.metrics.snapshot import IntervalSnapshot
 from fleetload.metrics.thresholds import evaluate
@@ -73,6 +74,7 @@ class Run:
         self._failed_outputs: set[int] = set()
         self._recorder: ObservationRecorder | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.cluster: ClusterReport | None = None  # nodes and lost nodes of a --cluster run
 
     # -- control (RunControl) -----------------------------------------------------------
     def request_stop(self, reason: str) -> None:
@@ -210,7 +212,17 @@ class Run:
         def overrun() -> None:
             self.request_abort("exceeded the planned duration plus graceful stop")
 
-        if cfg.workers == 1:
+        if cfg.cluster is not None:
+            def nodes(n: int) -> None:  # the aggregator merges one stream per node
+                self.aggregator = RunAggregator(n, self.aggregate)
+                self.aggregator.observers.append(self._on_interval)
+
+            self.cluster = await workers.run_on_cluster(
+                self.plan, self.recipe, self.run_id, cfg.cluster, cfg.workers, cfg.interval,
+                setup_data, lambda i, snap: self.aggregator.add(i, snap),
+                lambda i: self.aggregator.worker_exited(i), self.controls, on_start, deadline,
+                overrun, on_nodes=nodes, on_node_lost=self.request_stop)
+        elif cfg.workers == 1:
             await workers.run_in_process(self.plan, self.run_id, cfg.interval, setup_data,
                                          self.aggregator.add, self.controls, on_start,
                                          deadline, overrun)
@@ -225,6 +237,8 @@ class Run:
         plan, cfg = self.plan, self.cfg
         evaluation = evaluate(plan.thresholds, self.aggregate)
         meta = dict(meta, ended_at=iso(end_wall), duration_s=round(end_wall - start_wall, 3))
+        if self.cluster is not None:
+            meta["nodes"] = self.cluster.nodes
         recorder = self._recorder
         if recorder is not None and recorder.failures:
             meta["observation_failures"] = {
@@ -240,8 +254,15 @@ class Run:
                                 samples=self.aggregator.samples, status=self.status,
                                 rules=cfg.validity)
         validity = assess(summary, self.cpu, cfg.validity, stopped_early=self.stopped_by)
-        validity["allowed"] = bool(cfg.allow_inconclusive and not validity["valid"])
+        lost = self.cluster.lost if self.cluster is not None else []
+        if lost:  # the run did not offer its load: inconclusive, whatever the flags
+            validity["reasons"].extend(node.describe() for node in lost)
+            validity["valid"] = False
+            run["lost_nodes"] = [node.to_json() for node in lost]
+        validity["allowed"] = bool(cfg.allow_inconclusive and not validity["valid"] and not lost)
         exit_code, verdict = decide(evaluation, validity, self.stopped_by)
+        if lost:
+            exit_code, verdict = ExitCode.NODE_LOST, "inconclusive"
         run.update(verdict=verdict, exit_code=int(exit_code), validity=validity)
         if plan.handle_summary is not None:
             try:

@@ -1,6 +1,7 @@
-"""Running a plan's workers: one in this process, or a pool of processes
-started together at one instant. Either way every worker's interval snapshots
-reach ``sink(worker_index, snapshot)``."""
+"""Running a plan's workers: one in this process, a pool of processes
+started together at one instant, or such pools on the nodes of a Ray cluster.
+Either way every worker's (or node's) interval snapshots reach
+``sink(index, snapshot)``."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from fleetload.cluster.options import ClusterOptions, ClusterReport, LostNode
 from fleetload.engine.processes import WorkerPool
 from fleetload.engine.worker import Worker, WorkerSpec
 from fleetload.errors import FleetloadError
@@ -20,6 +22,8 @@ from fleetload.script.recipe import PlanRecipe
 SAFETY_MARGIN = 30.0
 # Spawned workers get this long between the start instant and their first iteration.
 START_DELAY = 0.3
+# Cluster nodes get at least this long (plus the clock uncertainty) before the start.
+CLUSTER_START_LEAD = 1.0
 
 Sink = Callable[[int, IntervalSnapshot], None]
 
@@ -71,3 +75,45 @@ async def run_in_pool(recipe: PlanRecipe, run_id: str, count: int, interval: flo
         pool.join(timeout=5.0)
     if pool.error is not None:
         raise FleetloadError(pool.error)
+
+
+async def run_on_cluster(plan: Plan, recipe: PlanRecipe, run_id: str, options: ClusterOptions,
+                         count: int, interval: float, setup_data: Any, sink: Sink,
+                         on_exit: Callable[[int], None], controls: Controls,
+                         on_start: Callable[[float], None], deadline: float,
+                         on_overrun: Callable[[], None], *, on_nodes: Callable[[int], None],
+                         on_node_lost: Callable[[str], None]) -> ClusterReport:
+    """``count`` processes on each node of a Ray cluster; every node's merged
+    interval reaches ``sink(node, snapshot)``. ``on_nodes(n)`` says how many
+    nodes run (before any interval); ``on_node_lost(reason)`` asks to stop the
+    run when a node is lost and ``--on-node-loss`` is ``abort``."""
+    from fleetload.cluster.driver import ClusterRun
+
+    loop = asyncio.get_running_loop()
+    run = ClusterRun(plan, recipe, run_id, options, count, interval, setup_data)
+    try:
+        nodes = run.connect()  # on this thread: Ray's driver wants the main one
+        on_nodes(nodes)
+        await loop.run_in_executor(None, run.place, nodes)
+        await loop.run_in_executor(None, run.prepare)
+        controls.stop, controls.abort = run.stop, run.abort
+        start_at = await loop.run_in_executor(None, run.synchronize, CLUSTER_START_LEAD)
+        on_start(start_at)
+
+        def lost(node: LostNode) -> None:
+            if options.on_node_loss == "abort":
+                on_node_lost(node.describe())
+
+        tasks = [loop.create_task(run.poll(n, sink, on_exit, lost)) for n in run.nodes]
+        _, pending = await asyncio.wait(tasks, timeout=deadline + start_at - time.perf_counter())
+        if pending:
+            on_overrun()
+            _, pending = await asyncio.wait(pending, timeout=15.0)
+            for task in pending:
+                task.cancel()
+        for task in tasks:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+    finally:
+        await loop.run_in_executor(None, run.close)
+    return run.report

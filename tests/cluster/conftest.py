@@ -1,0 +1,40 @@
+"""A local three-node Ray cluster for the module, started and shut down here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+try:
+    import ray  # noqa: F401
+    from ray.cluster_utils import Cluster
+except ImportError:  # pragma: no cover - the core suite runs without Ray
+    pytest.skip("ray is not installed (pip install 'fleetload[ray]'): cluster tests skipped",
+                allow_module_level=True)
+
+NODES = 3
+_NODE = {"num_cpus": 1, "object_store_memory": 80 * 1024 * 1024}
+
+
+@pytest.fixture(scope="package")
+def cluster() -> Iterator[Any]:
+    c = Cluster(initialize_head=True, head_node_args=dict(_NODE))
+    try:
+        for _ in range(NODES - 1):
+            c.add_node(**_NODE)
+        c.wait_for_nodes()
+        yield c
+    finally:
+        c.shutdown()
+
+
+def ensure_nodes(c: Any) -> None:
+    """Back to three alive nodes after a test removed one."""
+    while len(c.list_all_nodes()) < NODES:
+        c.add_node(**_NODE)
+    c.wait_for_nodes()
+
+
+__all__ = ["NODES", "ensure_nodes"]
