@@ -46,7 +46,7 @@ class Dashboard:
 
     def start(self, run: RunStart) -> None:
         st = self.state
-        st.run_id, st.source, st.run_dir = run.run_id, run.source, run.run_dir
+        st.run_id, st.source = run.run_id, run.source
         st.table.planned = run.planned
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)

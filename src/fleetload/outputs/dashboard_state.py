@@ -10,8 +10,52 @@ from typing import Any
 from fleetload.durations import format_duration
 from fleetload.outputs.base import RunControl
 from fleetload.outputs.console import ScenarioState, TableState
-from fleetload.report.html import Timeline, chart_data
-from fleetload.results import rundir
+
+WINDOW = 600  # seconds of the run the charts show
+
+
+def _chart(title: str, unit: str, series: list[tuple[str, list[float | None], bool]],
+           note: str = "") -> dict[str, Any]:
+    return {"title": title, "unit": unit, "axis": "run", "note": note,
+            "series": [{"name": n, "values": v, "dash": d} for n, v, d in series]}
+
+
+def live_charts(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Chart specs in the HTML report's format (``report.js`` draws them),
+    one point per interval."""
+    t = [float(r["t"]) for r in rows]
+    names = sorted({n for r in rows for n in r["scenarios"]})
+
+    def col(name: str, key: str, sub: str | None = None, per_s: bool = False) -> list[float | None]:
+        out: list[float | None] = []
+        for r in rows:
+            sc = r["scenarios"].get(name) or {}
+            v = (sc.get(sub) or {}).get(key) if sub else sc.get(key)
+            span = (float(r.get("dt") or 1.0) or 1.0) if per_s else 1.0
+            out.append(None if v is None else float(v) / span)
+        return out
+
+    latency = [_chart(f"Latency: {n}", "ms", [
+        ("p50", col(n, "p50", "duration"), False), ("p95", col(n, "p95", "duration"), False),
+        ("p99", col(n, "p99", "duration"), False),
+        ("corrected p99", col(n, "p99", "latency"), True)],
+        "http_req_duration; dashed: http_req_latency (from the intended start)") for n in names]
+    throughput = [
+        _chart("Requests per second", "/s", [
+            *((f"{n} requests", col(n, "reqs", per_s=True), False) for n in names),
+            *((f"{n} failed", col(n, "failed", per_s=True), True) for n in names)]),
+        _chart("Iterations per second", "/s", [
+            *((f"{n} iterations", col(n, "iterations", per_s=True), False) for n in names),
+            *((f"{n} dropped", col(n, "dropped", per_s=True), True) for n in names)])]
+    concurrency = [_chart("VUs / in flight and connections", "", [
+        *((n, col(n, "vus"), False) for n in names),
+        ("open connections", [float(r.get("connections") or 0.0) for r in rows], True)])]
+    return {"domain": [t[0] - float(rows[0].get("dt") or 1.0) if t else 0.0,
+                       max(t[-1] if t else 1.0, 1.0)],
+            "axes": {"run": t},
+            "sections": [{"title": "Latency over time", "charts": latency},
+                         {"title": "Throughput and failures", "charts": throughput},
+                         {"title": "Concurrency", "charts": concurrency}]}
 
 
 def _ms(v: float | None) -> str:
@@ -33,7 +77,6 @@ class DashboardState:
         self.token = secrets.token_urlsafe(18)
         self.run_id = ""
         self.source = ""
-        self.run_dir: Any = None
         self.table = TableState()
         self.rows: list[dict[str, Any]] = []
         self.finished: str | None = None
@@ -43,7 +86,6 @@ class DashboardState:
         self.closed = False
         self.control: RunControl | None = None
         self._lock = threading.Lock()
-        self._charts: dict[str, Any] = {"domain": [0, 1], "axes": {}, "sections": []}
 
     def add_row(self, row: dict[str, Any], scheduled: float | None) -> None:
         with self._lock:
@@ -75,9 +117,4 @@ class DashboardState:
             head = {"clock": f"{format_duration(t.t)} / {planned}", "rate": rate,
                     "progress": min(t.t / t.planned, 1.0) if 0 < t.planned < 86400 else 0.0,
                     "scenarios": scenarios, "finished": self.finished}
-        if rows and self.run_dir is not None:
-            try:
-                self._charts = chart_data(Timeline(rows, self.run_dir / rundir.HLOG), [])
-            except (ValueError, OSError):
-                pass  # a long run's interval log read mid-write: keep the last charts
-        return dict(head, charts=self._charts)
+        return dict(head, charts=live_charts(rows[-WINDOW:]))
