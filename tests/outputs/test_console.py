@@ -14,7 +14,8 @@ from typing import Any
 
 from rich.console import Console
 
-from fleetload.outputs.console import ConsoleTable, TableState, live_output, render
+from fleetload.outputs.console import TableState, live_output
+from fleetload.outputs.console_table import ConsoleTable, render
 from fleetload.outputs.live import LiveLine
 from tests.conftest import ROOT, StubServer
 from tests.outputs.conftest import MIXED
