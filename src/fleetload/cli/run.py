@@ -147,7 +147,8 @@ def _flag(name: str) -> str:
 @click.option("-o", "--output", "output_specs", multiple=True, metavar="KIND=WHERE",
               help="Also send the run's numbers to (repeatable): csv=FILE, "
                    "prometheus=HOST:PORT (a /metrics endpoint), prometheus-rw=URL "
-                   "(remote write); see docs/outputs.md.")
+                   "(remote write), dashboard=HOST:PORT (a live web page); "
+                   "see docs/outputs.md.")
 @click.pass_context
 @handle_errors
 def run_cmd(ctx: click.Context, script: str | None, url: str | None, method: str | None,
