@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
+from fleetload.cluster.options import from_flags as cluster_from_flags
 from fleetload.durations import parse_duration
 from fleetload.engine.loop import run_async
 from fleetload.engine.runner import RunConfig, run_test
@@ -149,6 +150,14 @@ def _flag(name: str) -> str:
                    "prometheus=HOST:PORT (a /metrics endpoint), prometheus-rw=URL "
                    "(remote write), dashboard=HOST:PORT (a live web page); "
                    "see docs/outputs.md.")
+@click.option("--cluster", metavar="ADDRESS",
+              help="Run on a Ray cluster: ray://HOST:10001 (Ray client) or auto (on a "
+                   "cluster node); --workers is then per node. See docs/distributed.md.")
+@click.option("--nodes", type=int, help="Cluster nodes to use.  [default: every alive node]")
+@click.option("--lease", help="A node not polled for this long stops by itself.  [default: 5s]")
+@click.option("--on-node-loss", type=click.Choice(["abort", "continue"]),
+              help="A lost node stops the run (exit 4) or the others go on (still exit 4).  "
+                   "[default: abort]")
 @click.pass_context
 @handle_errors
 def run_cmd(ctx: click.Context, script: str | None, url: str | None, method: str | None,
@@ -160,7 +169,8 @@ def run_cmd(ctx: click.Context, script: str | None, url: str | None, method: str
             stats_interval: str, quiet: bool, no_preflight: bool,
             observe: tuple[str, ...], html_report: bool, junit_file: Path | None,
             max_lag: str, allow_inconclusive: bool,
-            output_specs: tuple[str, ...]) -> None:
+            output_specs: tuple[str, ...], cluster: str | None, nodes: int | None,
+            lease: str | None, on_node_loss: str | None) -> None:
     """Run a load SCRIPT (a Python file or a built-in pack name), or a one-liner with --url.
 
     Options not listed here are the script's own parameters (for example
@@ -232,7 +242,8 @@ def run_cmd(ctx: click.Context, script: str | None, url: str | None, method: str
                     argv=redact_argv(sys.argv[1:]), preflight=not no_preflight,
                     allow_inconclusive=allow_inconclusive,
                     validity=ValidityRules(lag_bound=lag_bound),
-                    outputs=build_outputs(output_specs))
+                    outputs=build_outputs(output_specs),
+                    cluster=cluster_from_flags(cluster, nodes, lease, on_node_loss))
     outcome = run_async(run_test(recipe, cfg))
     click.echo(outcome.text, nl=False)
     # The run's verdict stands even if an extra output cannot be written.

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Callable
@@ -29,9 +30,9 @@ from fleetload.cluster.barrier import ClockOffset, estimate_offset, in_node_cloc
 from fleetload.cluster.loss import unsent_iterations
 from fleetload.cluster.options import ClusterOptions, ClusterReport, LostNode
 from fleetload.cluster.ray_nodes import NodeAgent
+from fleetload.engine.plan import Plan
 from fleetload.errors import ConfigError, FleetloadError
 from fleetload.metrics.snapshot import IntervalSnapshot
-from fleetload.script.loader import Plan
 from fleetload.script.recipe import PlanRecipe
 
 # Seconds a poll waits on the node for a new interval.
@@ -49,6 +50,22 @@ def import_ray() -> ModuleType:
         raise ConfigError("--cluster needs Ray on this machine: pip install 'fleetload[ray]'") \
             from None
     return ray
+
+
+def reachable(address: str, timeout: float = 5.0) -> None:
+    """One clear error at once for a HOST:PORT that does not answer (Ray
+    itself retries for minutes, then may start a local instance instead)."""
+    if address == "auto":
+        return
+    hostport = address.removeprefix("ray://")
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(f"--cluster {address}: expected ray://HOST:PORT, HOST:PORT or auto")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise FleetloadError(f"cannot reach the Ray cluster at {address}: "
+                             f"{exc.strerror or exc}") from None
 
 
 class _Node:
@@ -86,13 +103,15 @@ class ClusterRun:
     def connect(self) -> int:
         ray, opts = self.ray, self.opts
         if not ray.is_initialized():
+            reachable(opts.address)
             env = self._ship_script()
             try:
                 ray.init(address=opts.address, logging_level=logging.WARNING,
                          log_to_driver=True, runtime_env=env)
             except (ConnectionError, RuntimeError, ValueError) as exc:
+                first = str(exc).split(". ")[0].rstrip(".")
                 raise FleetloadError(f"cannot connect to the Ray cluster at {opts.address}: "
-                                     f"{exc}") from None
+                                     f"{first}") from None
             self._owns_ray = True
         eligible = [n for n in ray.nodes()
                     if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) >= NODE_CPUS]
@@ -247,6 +266,11 @@ class ClusterRun:
     # -- after the run ----------------------------------------------------------------
     def close(self) -> None:
         ray = self.ray
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+        # Any Ray call without a connection would start a local Ray instance.
+        if not ray.is_initialized():
+            return
         live = [n for n in self.nodes if n.lost is None]
         try:
             stats = ray.get([n.actor.stats.remote() for n in live], timeout=10)
@@ -270,5 +294,3 @@ class ClusterRun:
             remove_placement_group(self._pg)
         if self._owns_ray:
             ray.shutdown()
-        if self._tmp is not None:
-            shutil.rmtree(self._tmp, ignore_errors=True)

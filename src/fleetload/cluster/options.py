@@ -50,3 +50,28 @@ class ClusterReport:
     lost: list[LostNode] = field(default_factory=list)
     start_spread: float = 0.0
     """the largest uncertainty of the start instant across nodes, seconds"""
+
+
+def from_flags(cluster: str | None, nodes: int | None, lease: str | None,
+               on_node_loss: str | None) -> ClusterOptions | None:
+    """``--cluster``, ``--nodes``, ``--lease`` and ``--on-node-loss`` checked
+    together: one clear error for a bad or lonely value."""
+    from fleetload.durations import parse_duration
+    from fleetload.errors import ConfigError
+
+    if cluster is None:
+        given = [f for f, v in (("--nodes", nodes), ("--lease", lease),
+                                ("--on-node-loss", on_node_loss)) if v is not None]
+        if given:
+            raise ConfigError(f"{given[0]} applies to cluster runs only: add --cluster "
+                              "ray://HOST:10001 (or --cluster auto on a cluster node)")
+        return None
+    if not cluster.strip():
+        raise ConfigError("--cluster needs an address: ray://HOST:10001, auto, or HOST:PORT")
+    if nodes is not None and nodes < 1:
+        raise ConfigError(f"--nodes must be at least 1, got {nodes}")
+    seconds = parse_duration(lease, what="--lease") if lease is not None else DEFAULT_LEASE
+    if seconds <= 0:
+        raise ConfigError(f"--lease must be longer than 0s, got {lease}")
+    loss: OnNodeLoss = "continue" if on_node_loss == "continue" else "abort"
+    return ClusterOptions(cluster.strip(), nodes=nodes, lease=seconds, on_node_loss=loss)
