@@ -35,9 +35,10 @@ class _ScrapeWatch:
         return []
 
     def collect(self) -> Any:
+        seen = self.metrics.updates  # read first: the families hold at least these
         families = list(self.metrics.collect())
         with self.cond:
-            self.scrapes.append((time.monotonic(), self.metrics.updates))
+            self.scrapes.append((time.monotonic(), seen))
             del self.scrapes[:-3]
             self.cond.notify_all()
         return families
