@@ -18,6 +18,7 @@ from fleetload.run.coordinator import run_test
 from fleetload.script.options import Overrides
 from fleetload.script.recipe import PlanRecipe
 from tests.cluster.conftest import NODES, ensure_nodes
+from tests.conftest import run_cli
 from tests.support.nginx import nginx_server
 
 SCRIPT = Path(__file__).parent / "scripts" / "spread.py"
@@ -54,12 +55,15 @@ def meta(tmp: Path) -> dict[str, Any]:
 
 def test_open_loop_run_merges_every_node_exactly(cluster: Any, tmp_path: Path) -> None:
     with nginx_server(tmp_path, LOCATIONS, access_log=True) as url:
-        out = cluster_run(cluster, tmp_path, url, env={"rate": 30, "dur": "2s"})
-    assert out.exit_code == 0, out.text
-    http_reqs = out.summary["metrics"]["http_reqs"]["values"]["count"]
+        r = run_cli("run", str(SCRIPT), "-e", f"TARGET={url}", "-e", "RATE=30", "-e", "DUR=2s",
+                    "--cluster", cluster.address, "--workers", "2", "--max-lag", "1s",
+                    "--out", str(tmp_path / "run"), "--quiet")
+    assert r.code == 0, r.stdout + r.stderr
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    http_reqs = summary["metrics"]["http_reqs"]["values"]["count"]
     rows = served(tmp_path)
     assert http_reqs == 60 == len(rows)  # exactly the scheduled iterations, nginx agrees
-    assert out.summary["scenarios"]["spread"]["schedule"]["scheduled_iterations"] == 60
+    assert summary["scenarios"]["spread"]["schedule"]["scheduled_iterations"] == 60
     nodes = meta(tmp_path)["nodes"]
     assert [n["node"] for n in nodes] == [0, 1, 2]
     assert len({n["id"] for n in nodes}) == NODES
@@ -104,16 +108,15 @@ def test_failing_threshold_aborts_on_merged_data(cluster: Any, tmp_path: Path) -
     assert out.summary["metrics"]["http_reqs"]["values"]["count"] <= len(rows)
 
 
-def test_too_few_nodes_is_one_clear_error(cluster: Any, tmp_path: Path) -> None:
-    from fleetload.errors import FleetloadError
-
-    try:
-        cluster_run(cluster, tmp_path, "http://127.0.0.1:9", nodes=NODES + 1, preflight=False)
-    except FleetloadError as exc:
-        assert str(exc) == (f"--nodes {NODES + 1}: the Ray cluster at {cluster.address} has "
-                            f"{NODES} alive node(s) with a free CPU")
-    else:
-        raise AssertionError("a run on more nodes than the cluster has must not start")
+def test_too_few_nodes_is_one_clear_error_before_anything_starts(cluster: Any,
+                                                                 tmp_path: Path) -> None:
+    r = run_cli("run", "--url", "http://127.0.0.1:9/", "--rate", "5", "--duration", "1s",
+                "--no-preflight", "--cluster", cluster.address, "--nodes", str(NODES + 1),
+                "--out", str(tmp_path / "run"), "--quiet")
+    assert r.code == 2
+    assert r.stderr.strip() == (
+        f"fleetload: error: --nodes {NODES + 1}: the Ray cluster at {cluster.address} has "
+        f"{NODES} alive node(s) with a free CPU")
 
 
 def _remove_a_node_once_running(c: Any, log: Path, after: int) -> threading.Thread:
