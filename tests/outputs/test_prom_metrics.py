@@ -1,0 +1,60 @@
+"""RunMetrics: merged intervals to Prometheus families (counters add up,
+gauges follow the last interval, histograms bucket the HDR data)."""
+
+from __future__ import annotations
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+
+from fleetload.metrics.histogram import Binned
+from fleetload.metrics.snapshot import IntervalSnapshot
+from fleetload.outputs.prom_metrics import RunMetrics
+
+
+def _snap(i: int, behind: float, agents: float) -> IntervalSnapshot:
+    s = IntervalSnapshot(i, float(i), float(i + 1))
+    s.counters[("http_reqs", (("expected_response", "true"), ("name", "list"),
+                              ("scenario", "api"), ("status", "200")))] = 7
+    s.counters[("http_reqs", (("error", "timeout"), ("expected_response", "false"),
+                              ("name", "list"), ("scenario", "api"), ("status", "0")))] = 1
+    s.counters[("dropped_iterations", (("scenario", "api"),))] = 2
+    s.rates[("checks", (("check", "200"), ("scenario", "api")))] = (7, 8)
+    s.gauges[("vus", (("scenario", "api"),))] = 3
+    s.trends[("http_req_duration", (("name", "list"), ("scenario", "api")))] = \
+        Binned.from_seconds([0.0003, 0.002, 0.002, 0.04, 0.3, 0.3, 0.3, 7.0])
+    s.notes.update({"connections": 4.0, "max_behind:api": behind,
+                    "status:fleet:regs_active": agents, "status:fleet:streams_open": 2.0})
+    return s
+
+
+def _exposition(m: RunMetrics) -> list[str]:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(m)  # type: ignore[arg-type]
+    return [line for line in generate_latest(registry).decode().splitlines()
+            if not line.startswith("#")]
+
+
+def test_two_intervals() -> None:
+    m = RunMetrics()
+    m.run_id = "r1"
+    m.add(_snap(0, 0.5, 10))
+    m.add(_snap(1, 0.25, 12))
+    lines = _exposition(m)
+    assert 'fleetload_http_reqs_total{name="list",run_id="r1",scenario="api"} 16.0' in lines
+    assert ('fleetload_http_req_failures_total{name="list",reason="timeout",run_id="r1",'
+            'scenario="api"} 2.0') in lines
+    assert 'fleetload_dropped_iterations_total{run_id="r1",scenario="api"} 4.0' in lines
+    assert 'fleetload_checks_total{check="200",result="fail",run_id="r1",scenario="api"} 2.0' \
+        in lines
+    assert 'fleetload_vus{run_id="r1",scenario="api"} 3.0' in lines
+    assert 'fleetload_scheduler_lag_seconds{run_id="r1",scenario="api"} 0.25' in lines
+    assert 'fleetload_agents{run_id="r1",scenario="fleet",state="active"} 12.0' in lines
+    assert 'fleetload_streams{run_id="r1",scenario="fleet"} 2.0' in lines
+    assert 'fleetload_connections{run_id="r1"} 4.0' in lines
+    buckets = {line.split('le="')[1].split('"')[0]: float(line.rsplit(" ", 1)[1])
+               for line in lines if line.startswith("fleetload_http_req_duration_seconds_bucket")}
+    assert buckets == {"0.0005": 2, "0.001": 2, "0.0025": 6, "0.005": 6, "0.01": 6, "0.025": 6,
+                       "0.05": 8, "0.1": 8, "0.25": 8, "0.5": 14, "1.0": 14, "2.5": 14,
+                       "5.0": 14, "10.0": 16, "30.0": 16, "60.0": 16, "+Inf": 16}
+    [total] = [line for line in lines if line.startswith("fleetload_http_req_duration_seconds_sum")]
+    assert float(total.rsplit(" ", 1)[1]) == pytest.approx(2 * (0.0003 + 0.004 + 0.04 + 0.9 + 7.0))
