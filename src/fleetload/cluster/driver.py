@@ -278,6 +278,8 @@ class ClusterRun:
                 entry = self.report.nodes[n.index] if n.index < len(self.report.nodes) else None
                 if entry is not None:
                     entry["bytes_per_interval"] = round(s["bytes"] / max(s["intervals"], 1.0))
+                    entry["plain_bytes_per_interval"] = round(s["plain_bytes"]
+                                                              / max(s["intervals"], 1.0))
                     if s["lease_expired"]:
                         entry["lease_expired"] = True
             ray.get([n.actor.shutdown.remote() for n in live], timeout=10)

@@ -59,6 +59,7 @@ class NodeAgent:
         self._last_poll = time.perf_counter()
         self._watch: asyncio.Task[None] | None = None
         self.bytes_sent = 0
+        self.plain_bytes = 0  # what the same intervals weigh pickled as is
         self.intervals_sent = 0
 
     def _clock(self) -> float:
@@ -117,7 +118,8 @@ class NodeAgent:
             self._pool.abort()
 
     async def stats(self) -> dict[str, float]:
-        return {"bytes": float(self.bytes_sent), "intervals": float(self.intervals_sent),
+        return {"bytes": float(self.bytes_sent), "plain_bytes": float(self.plain_bytes),
+                "intervals": float(self.intervals_sent),
                 "lease_expired": float(self._lease_expired)}
 
     async def shutdown(self) -> None:
@@ -133,6 +135,7 @@ class NodeAgent:
         data = wire.encode(snap)
         self._ready[snap.index] = data
         self.bytes_sent += len(data)
+        self.plain_bytes += wire.plain_size(snap)
         self.intervals_sent += 1
         self._changed.set()
 
