@@ -4,14 +4,16 @@ machine: the start barrier's spread, the bytes each node sends per interval,
 and what ``--cluster`` costs over a local run at the same rate.
 
     .venv/bin/python bench/cluster.py [--rate 300] [--duration 8] [--nodes 3]
+    .venv/bin/python bench/cluster.py --driver-only
 
 Starts a ``ray.cluster_utils.Cluster`` (one CPU per node) and an nginx on
 loopback, runs the same open-loop script locally (``--workers N``) and with
 ``--cluster`` (one process per node), and prints a Markdown table. Every node
 shares this machine's monotonic clock, so the true clock offsets are zero and
-the estimated offsets are the barrier's own error. Then the driver's decoding
-cost of one node interval (80 series) is measured, for the 64/256-node
-estimate in docs/distributed.md.
+the estimated offsets are the barrier's own error. Last (alone with
+``--driver-only``), the driver's cost of one second at 20,000 requests/s
+spread over 64 and 256 nodes: every node's interval decoded (80 series), then
+all merged, as ``bench/merge_cost.py`` does for local workers.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from fleetload.cluster import wire  # noqa: E402
 from fleetload.metrics.histogram import Binned  # noqa: E402
-from fleetload.metrics.snapshot import IntervalSnapshot  # noqa: E402
+from fleetload.metrics.snapshot import IntervalSnapshot, merge_snapshots  # noqa: E402
 from tests.support.nginx import nginx_server  # noqa: E402
 
 SCRIPT = ROOT / "tests" / "cluster" / "scripts" / "spread.py"
@@ -70,13 +72,18 @@ def count(run: dict[str, Any]) -> int:
     return int(run["summary"]["metrics"]["http_reqs"]["values"]["count"])
 
 
-def decode_cost(series: int = 80, per_series: int = 2000) -> tuple[int, float, float]:
-    """(bytes, encode ms, decode ms) of one node interval with ``series`` histograms."""
-    rng = np.random.default_rng(1)
+def node_interval(series: int, per_series: int, rng: np.random.Generator) -> IntervalSnapshot:
+    """One node's merged interval: ``series`` histograms of ``per_series``
+    latencies around 2 ms (as bench/merge_cost.py draws them)."""
     trends = {(f"m{s % 8}", (("name", f"n{s // 8}"),)):
               Binned.from_seconds(rng.lognormal(np.log(0.002), 0.6, per_series))
               for s in range(series)}
-    snap = IntervalSnapshot(0, 0.0, 1.0, trends=trends)
+    return IntervalSnapshot(0, 0.0, 1.0, trends=trends)
+
+
+def decode_cost(series: int = 80, per_series: int = 2000) -> tuple[int, float, float]:
+    """(bytes, encode ms, decode ms) of one node interval with ``series`` histograms."""
+    snap = node_interval(series, per_series, np.random.default_rng(1))
     enc, dec = [], []
     data = b""
     for _ in range(7):
@@ -89,12 +96,34 @@ def decode_cost(series: int = 80, per_series: int = 2000) -> tuple[int, float, f
     return len(data), statistics.median(enc) * 1e3, statistics.median(dec) * 1e3
 
 
+def driver_cost(nodes: int, reqs: int = 20000, series: int = 80) -> tuple[float, float]:
+    """(decode ms, merge ms) of one second at ``reqs`` requests/s over ``nodes``:
+    every node's interval decoded, then all merged (one bincount per series)."""
+    rng = np.random.default_rng(2)
+    per = max(1, reqs * 8 // nodes // series)
+    parts = [wire.encode(node_interval(series, per, rng)) for _ in range(nodes)]
+    dec, mrg = [], []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        snaps = [wire.decode(p) for p in parts]
+        t1 = time.perf_counter()
+        merge_snapshots(snaps)
+        mrg.append(time.perf_counter() - t1)
+        dec.append(t1 - t0)
+    return statistics.median(dec) * 1e3, statistics.median(mrg) * 1e3
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rate", type=float, default=300.0)
     ap.add_argument("--duration", type=float, default=8.0)
     ap.add_argument("--nodes", type=int, default=3)
+    ap.add_argument("--driver-only", action="store_true",
+                    help="only the driver's decode and merge cost for 64 and 256 nodes")
     args = ap.parse_args()
+    if args.driver_only:
+        print_driver_cost()
+        return
     from ray.cluster_utils import Cluster
 
     tmp = Path(tempfile.mkdtemp(prefix="fleetload-bench-cluster-"))
@@ -121,7 +150,8 @@ def main() -> None:
     print(f"| wall time, s | {local['wall']:.1f} | {remote['wall']:.1f} |")
     print(f"| overhead over the schedule, s | {local['wall'] - args.duration:.1f} | "
           f"{remote['wall'] - args.duration:.1f} |")
-    print(f"| driver CPU, s | {local['cpu']:.1f} | {remote['cpu']:.1f} |")
+    print(f"| CPU of the fleetload command (local: its workers too), s | {local['cpu']:.1f} | "
+          f"{remote['cpu']:.1f} |")
     print(f"| iteration lag p99, ms | {lag_p99(local):.2f} | {lag_p99(remote):.2f} |")
     print(f"\nstart barrier: estimated offsets {', '.join(f'{o:+.3f}' for o in offsets)} ms "
           f"(true offset 0): spread {max(offsets) - min(offsets):.3f} ms, bound "
@@ -132,6 +162,15 @@ def main() -> None:
     size, enc, dec = decode_cost()
     print(f"\none node interval of 80 series: {size:,} bytes, encode {enc:.1f} ms, "
           f"decode {dec:.1f} ms")
+    print_driver_cost()
+
+
+def print_driver_cost() -> None:
+    print("\n| nodes | decode ms/s | merge ms/s | driver ms per second |")
+    print("|---:|---:|---:|---:|")
+    for n in (64, 256):
+        dec, mrg = driver_cost(n)
+        print(f"| {n} | {dec:.0f} | {mrg:.0f} | {dec + mrg:.0f} |")
 
 
 if __name__ == "__main__":
