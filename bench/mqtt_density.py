@@ -187,6 +187,7 @@ def main() -> int:
               f"the generator and the broker, but the hard limit here is {hard:,}; raise it "
               f"(LimitNOFILE=, limits.conf) or pass --devices {hard - 100}", file=sys.stderr)
         return 2
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="mqtt-density-") as tmp:
         work = Path(tmp)
         base = run_case(10, argparse.Namespace(**{**vars(args), "steady": 5.0, "interval": 5.0}),
@@ -196,7 +197,8 @@ def main() -> int:
     cpu_per_pub = (res["steady_cpu_s"] / res["steady_publishes"]
                    if res.get("steady_publishes") else float("nan"))
     late = res.get("lateness_steady") or {}
-    res.update(base_rss=base["peak_rss"], rss_per_device=per_device, cpu_per_publish=cpu_per_pub)
+    res.update(base_rss=base["peak_rss"], rss_per_device=per_device, cpu_per_publish=cpu_per_pub,
+               load_average=(load_before, os.getloadavg()[0]))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
                                     "result": res}, indent=2))
@@ -212,7 +214,9 @@ def main() -> int:
     ct = res.get("connect_time") or {}
     print(f"connect time p50 {ct.get('p50', float('nan')):.1f} ms, p99 "
           f"{ct.get('p99', float('nan')):.1f} ms; connects {res.get('connects')}; "
-          f"generator exit {res['exit']}; 10-device baseline RSS {base['peak_rss'] / 2**20:.0f} MiB")
+          f"generator exit {res['exit']}; 10-device baseline RSS {base['peak_rss'] / 2**20:.0f} MiB; "
+          f"ramp lateness p99 {(res.get('lateness_ramp') or {}).get('p99', float('nan')):.1f} ms; "
+          f"machine load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
     return 0
 
 

@@ -156,7 +156,10 @@ def test_refusals_counted_by_connack_reason(tmp_path: Path) -> None:
     with mosquitto(tmp_path, anonymous=False) as broker:
         r = run(broker, tmp_path, "--agents", "5", "--duration", "2s", "--skip-probe",
                 "--username", "dev", "--password", "s3cret-pw")
-        conn = r.mqtt["connects"]  # (exit 99: no publish met the lateness threshold)
+        # No device got through: the run is inconclusive (exit 3), with the reason.
+        assert r.code == 3, r.stderr[-3000:]
+        assert "fleet ramp not completed: 5 of 5 agents" in r.stdout
+        conn = r.mqtt["connects"]
         assert conn["ok"] == 0 and conn["refused"] >= 5
         assert conn["refused_by_reason"] == {"not authorized": conn["refused"]}
         assert r.mqtt["disconnects"]["total"] == 0 and r.mqtt["connected"] == 0
@@ -208,3 +211,16 @@ def test_persistent_sessions_resume_after_a_broker_restart(tmp_path: Path) -> No
     assert m["disconnects"]["total"] == 20
     assert m["commands"]["answered"] >= 20
     assert m["command_rtt"]["count"] == m["commands"]["answered"]
+
+
+def test_keepalive_pings_keep_idle_devices_connected(broker: Broker, tmp_path: Path) -> None:
+    """Keep-alive 2 s, telemetry every 60 s: the broker drops a client silent
+    for 3 s, so only the devices' PINGREQs keep them connected for 6 s."""
+    r = run(broker, tmp_path, "--agents", "10", "--duration", "6s", "--keepalive", "2",
+            "--publish-interval", "60s")
+    assert r.code == 0, r.stderr[-3000:]
+    m = r.mqtt
+    assert m["connects"]["ok"] == 10
+    assert m["disconnects"]["total"] == 0
+    assert "exceeded timeout" not in broker.log
+    assert f"as fl-{r.summary['run']['id'] if r.summary else ''}-00009 (p2, c1, k2)" in broker.log

@@ -36,6 +36,7 @@ from fleetload.protocols.mqtt.connection import MqttConnection, Refused, open_co
 from fleetload.protocols.mqtt.settings import MqttSettings, settings_from
 
 _SHARED = "mqtt"
+declare_metrics = mm.declare
 
 
 class MqttShared:
@@ -104,7 +105,7 @@ class MqttAgent(Agent):
                 conn.drop("subscribe failed")
             raise
         if s.keepalive:
-            conn.start_keepalive(self.fleet.rng.random() * s.keepalive / 2)
+            conn.start_keepalive(s.keepalive * (0.5 + 0.5 * self.fleet.rng.random()))
 
     async def heartbeat(self) -> None:
         """One telemetry publish."""
@@ -153,8 +154,9 @@ class MqttAgent(Agent):
     @staticmethod
     async def setup_fleet(fleet: FleetLike) -> None:
         settings = settings_from(fleet.options)
-        mm.declare()
-        mq = MqttShared(settings, mm.MqttStats(fleet.rt))
+        declare_metrics()
+        rt = fleet.rt
+        mq = MqttShared(settings, mm.MqttStats(rt.collector, rt.tags, rt.status))
         fleet.shared[_SHARED] = mq
         probe_id = f"{fleet.hostname_prefix}-{fleet.run_id}-probe-{fleet.lo}"
         if fleet.ex.preflight:
@@ -232,7 +234,7 @@ class MqttFleet(Fleet):
     agent: type[Agent] = MqttAgent
 
     def __post_init__(self) -> None:
-        mm.declare()
+        declare_metrics()
         super().__post_init__()
 
     def validate(self) -> None:

@@ -66,7 +66,7 @@ class Commander:
         if not codes or codes[0] >= 0x80:
             conn.close()
             raise ConnectionError(f"command reply subscription refused (code {codes[:1]})")
-        conn.start_keepalive(s.keepalive / 2 if s.keepalive else 0)
+        conn.start_keepalive(s.keepalive)
         self.conn = conn
 
     def send(self) -> None:

@@ -4,7 +4,7 @@ The connection writes and reads packets with :mod:`.codec` and tells its
 :class:`Handler` what happened: a message arrived, a publish was acknowledged
 (PUBACK for QoS 1, PUBCOMP for QoS 2, with the latency from the send), the
 connection went away (with the reason in words). Keep-alive is one timer per
-connection that sends PINGREQ only when nothing else was sent for half the
+connection that sends PINGREQ only when nothing else was sent for a whole
 keep-alive, so a device publishing more often than that never pings.
 """
 
@@ -166,16 +166,24 @@ class MqttConnection(asyncio.Protocol):
             self._timer = loop.call_later(first, self._keepalive)
 
     def _keepalive(self) -> None:
+        """Ping only after a whole keep-alive without sending anything (the
+        broker allows 1.5 of them), so a device publishing at least that often
+        never pings; no PINGRESP a keep-alive after the PINGREQ drops the
+        connection."""
         now = time.monotonic()
         ka = self.keepalive
         if self._ping_sent and now - self._ping_sent > ka:
             self.drop("keep-alive timeout: no PINGRESP from the broker")
             return
-        if now - self.last_sent >= 0.5 * ka:
+        idle = now - self.last_sent
+        if idle >= 0.95 * ka:  # timers may fire a little early
             self._send(c.PINGREQ_BYTES)
             if not self._ping_sent:
                 self._ping_sent = now
-        self._timer = asyncio.get_running_loop().call_later(0.5 * ka, self._keepalive)
+            delay = float(ka)
+        else:
+            delay = ka - idle
+        self._timer = asyncio.get_running_loop().call_later(delay, self._keepalive)
 
     def drop(self, reason: str) -> None:
         """Close from our side because something went wrong (reported as lost)."""

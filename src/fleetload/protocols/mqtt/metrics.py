@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fleetload.engine.runtime import ScenarioRuntime
+from fleetload.metrics.collector import Collector
+from fleetload.metrics.custom import Counter, Gauge, Trend
 from fleetload.metrics.kinds import Tags, make_tags
-from fleetload.script.metrics import Counter, Gauge, Trend
 
 CONNECTS = "mqtt_connects"
 CONNECT_TIME = "mqtt_connect_time"
@@ -40,20 +40,30 @@ DISC_PREFIX = "mqtt_disc:"
 MAX_REASONS = 20
 
 
+KINDS: tuple[tuple[str, str, str], ...] = (
+    ("counter", CONNECTS, "connect attempts, tag outcome (ok, refused, error) and reason"),
+    ("trend", CONNECT_TIME, "TCP (+TLS) connect to CONNACK"),
+    ("counter", PUBLISHES, "telemetry PUBLISH packets sent"),
+    ("counter", PUBLISH_ACKED, "QoS 1/2 publishes acknowledged (PUBACK / PUBCOMP)"),
+    ("trend", PUBLISH_ACK_LATENCY, "PUBLISH sent to PUBACK (QoS 1) / PUBCOMP (QoS 2)"),
+    ("trend", COMMAND_RTT, "command published to the device's reply received"),
+    ("counter", COMMANDS, "commands published to devices"),
+    ("counter", COMMAND_REPLIES, "command replies received"),
+    ("counter", COMMAND_TIMEOUTS, "commands without a reply within --command-timeout"),
+    ("counter", DISCONNECTS, "connections lost, tag reason"),
+    ("counter", MESSAGES_RECEIVED, "messages delivered to devices"),
+    ("gauge", CONNECTED, "device connections up"),
+)
+"""(kind, name, description) of every MQTT metric."""
+_CLASSES = {"counter": Counter, "trend": Trend, "gauge": Gauge}
+
+
 def declare() -> None:
-    """Declare the MQTT metrics' kinds for the script being loaded."""
-    Counter(CONNECTS, description="connect attempts, tag outcome (ok, refused, error) and reason")
-    Trend(CONNECT_TIME, description="TCP (+TLS) connect to CONNACK")
-    Counter(PUBLISHES, description="telemetry PUBLISH packets sent")
-    Counter(PUBLISH_ACKED, description="QoS 1/2 publishes acknowledged (PUBACK / PUBCOMP)")
-    Trend(PUBLISH_ACK_LATENCY, description="PUBLISH sent to PUBACK (QoS 1) / PUBCOMP (QoS 2)")
-    Trend(COMMAND_RTT, description="command published to the device's reply received")
-    Counter(COMMANDS, description="commands published to devices")
-    Counter(COMMAND_REPLIES, description="command replies received")
-    Counter(COMMAND_TIMEOUTS, description="commands without a reply within --command-timeout")
-    Counter(DISCONNECTS, description="connections lost, tag reason")
-    Counter(MESSAGES_RECEIVED, description="messages delivered to devices")
-    Gauge(CONNECTED, description="device connections up")
+    """Declare the MQTT metrics' kinds for the script being loaded (so
+    thresholds and the summary know them; the loader resets declarations for
+    every script)."""
+    for kind, name, description in KINDS:
+        _CLASSES[kind](name, description=description)
 
 
 class MqttStats:
@@ -62,18 +72,19 @@ class MqttStats:
     __slots__ = ("_c", "_keys", "_reasons", "_tags", "ack_latency", "ack_window", "cmd_rtt",
                  "cmd_window", "connect_time", "status")
 
-    def __init__(self, rt: ScenarioRuntime) -> None:
-        c = rt.collector
+    def __init__(self, collector: Collector, tags: Tags, status: dict[str, float]) -> None:
+        """``collector``, ``tags`` and ``status`` of the scenario's runtime."""
+        c = collector
         self._c = c
-        self._tags: Tags = rt.tags
-        self.connect_time = c.trend((CONNECT_TIME, rt.tags))
-        self.ack_latency = c.trend((PUBLISH_ACK_LATENCY, rt.tags))
-        self.cmd_rtt = c.trend((COMMAND_RTT, rt.tags))
+        self._tags = tags
+        self.connect_time = c.trend((CONNECT_TIME, tags))
+        self.ack_latency = c.trend((PUBLISH_ACK_LATENCY, tags))
+        self.cmd_rtt = c.trend((COMMAND_RTT, tags))
         self.ack_window: list[float] = []
         self.cmd_window: list[float] = []
         self._keys: dict[str, tuple[str, Tags]] = {}
         self._reasons = 0
-        self.status = rt.status
+        self.status = status
         for key in ("mqtt_connected", "mqtt_conn_ok", "mqtt_conn_resumed", "mqtt_conn_refused",
                     "mqtt_conn_error",
                     "mqtt_pub_sent", "mqtt_pub_acked", "mqtt_pub_lost", "mqtt_pub_unacked_end", "mqtt_rx",
