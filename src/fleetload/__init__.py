@@ -28,14 +28,15 @@ from fleetload.engine.executors import (
     SharedIterations,
     Stage,
 )
+from fleetload.engine.plan import Scenario
 from fleetload.engine.vu import VU
 from fleetload.errors import ConfigError, ExitCode, FleetloadError, ScriptError
 from fleetload.fleet import Agent, Fleet, HttpAgent
 from fleetload.metrics.checks import check
 from fleetload.metrics.custom import Counter, Gauge, Rate, Trend
 from fleetload.protocols.http import Response
-from fleetload.script.loader import ENV as env
-from fleetload.script.model import Scenario, scenario
+from fleetload.script.context import ENV as env
+from fleetload.script.model import scenario
 from fleetload.script.params import Duration, param
 
 __all__ = [

@@ -17,8 +17,8 @@ from fleetload.engine.executors import (
     SharedIterations,
 )
 from fleetload.engine.executors.base import Executor
+from fleetload.engine.plan import Scenario
 from fleetload.errors import ConfigError
-from fleetload.script.model import Scenario
 from fleetload.script.schedule_flags import apply_schedule_flags
 
 

@@ -91,7 +91,7 @@ def test_a_chunked_body_and_connection_close() -> None:
 
 
 def test_garbage_is_a_malformed_response() -> None:
-    resp, pool, transport = _drive([b"SPDY/9 what\r\n\r\n"])
+    resp, _, transport = _drive([b"SPDY/9 what\r\n\r\n"])
     assert resp.status == 0 and resp.error == "malformed_response"
     assert transport.closed
 

@@ -26,10 +26,9 @@ from dataclasses import dataclass
 from statistics import median
 from typing import Any
 
-from fleetload.engine.worker import make_client
 from fleetload.errors import ConfigError
+from fleetload.protocols.http.options import ClientOptions, new_client
 from fleetload.redact import redact_url
-from fleetload.script.options import ClientOptions
 
 HEALTH_PATHS = ("/healthz", "/health", "/readyz", "/ready", "/livez")
 """Tried in this order when no ``--health-url`` is given."""
@@ -66,7 +65,7 @@ def probe_options(*, insecure: bool = False, ca_file: str | None = None,
 
 async def answer(url: str, opts: ClientOptions) -> tuple[bool, str]:
     """One GET: whether it answered 2xx, and the status or error as text."""
-    client = make_client(opts)
+    client = new_client(opts)
     try:
         resp = await client.request("GET", url, timeout=opts.timeout)
     finally:
@@ -157,7 +156,7 @@ class HealthGate:
     async def probe(self) -> Probe:
         # A fresh client per probe round: a connection left half-dead by the
         # overload must not make a recovered target look sick.
-        client = make_client(self._opts)
+        client = new_client(self._opts)
         try:
             times: list[float] = []
             status = 0

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from fleetload.engine.runner import RunConfig, run_test
 from fleetload.results.observations import Observer
+from fleetload.run import RunConfig, run_test
 from fleetload.script.recipe import PlanRecipe
 
 from .health import CooldownResult

@@ -11,9 +11,9 @@ import click
 
 from fleetload.durations import parse_duration
 from fleetload.engine.loop import run_async
+from fleetload.engine.plan import Scenario
 from fleetload.errors import ConfigError, ExitCode
 from fleetload.redact import redact_argv
-from fleetload.script.model import Scenario
 from fleetload.script.options import Overrides
 from fleetload.script.recipe import PlanRecipe
 from fleetload.script.schedule_flags import rate_shares

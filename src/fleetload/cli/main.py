@@ -64,7 +64,7 @@ class LazyGroup(click.Group):
 # Top-level modules of the optional extras, for the message above.
 _EXTRAS = {"starlette": "target", "uvicorn": "target", "aiosqlite": "target",
            "psycopg": "postgres", "psycopg_pool": "target", "grpc": "grpc",
-           "google": "grpc", "ray": "ray"}
+           "google": "grpc", "ray": "ray", "cramjam": "prometheus"}
 
 
 def extra_for(module: str) -> str | None:

@@ -11,12 +11,12 @@ from click.core import ParameterSource
 from fleetload.cluster.options import from_flags as cluster_from_flags
 from fleetload.durations import parse_duration
 from fleetload.engine.loop import run_async
-from fleetload.engine.runner import RunConfig, run_test
 from fleetload.errors import ConfigError
 from fleetload.metrics.thresholds import parse_cli_threshold
 from fleetload.outputs.registry import build_outputs
 from fleetload.redact import redact_argv
 from fleetload.results.validity import ValidityRules
+from fleetload.run import RunConfig, run_test
 from fleetload.script.oneliner import OneLiner, parse_header
 from fleetload.script.options import Overrides
 from fleetload.script.recipe import PlanRecipe

@@ -30,7 +30,7 @@ from fleetload.cluster.barrier import ClockOffset, estimate_offset, in_node_cloc
 from fleetload.cluster.loss import unsent_iterations
 from fleetload.cluster.options import ClusterOptions, ClusterReport, LostNode
 from fleetload.cluster.ray_nodes import NodeAgent
-from fleetload.script.loader import Plan
+from fleetload.engine.plan import Plan
 from fleetload.errors import ConfigError, FleetloadError
 from fleetload.metrics.snapshot import IntervalSnapshot
 from fleetload.script.recipe import PlanRecipe

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from fleetload.engine.pacing import ConstantPacer, Pacer
-from fleetload.script.loader import Plan
+from fleetload.engine.plan import Plan
 
 
 def _pacer(executor: object) -> Pacer | None:

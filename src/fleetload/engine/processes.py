@@ -18,16 +18,16 @@ from multiprocessing.synchronize import Event as MpEvent
 from typing import Any
 
 from fleetload.engine.loop import run_async
+from fleetload.engine.plan import PlanSource
 from fleetload.engine.worker import Worker, WorkerSpec
 from fleetload.errors import FleetloadError
 from fleetload.metrics.snapshot import IntervalSnapshot
-from fleetload.script.recipe import PlanRecipe
 
 READY = "ready"
 _POLL = 0.05
 
 
-def _worker_main(recipe: PlanRecipe, run_id: str, index: int, count: int, interval: float,
+def _worker_main(recipe: PlanSource, run_id: str, index: int, count: int, interval: float,
                  setup_data: Any, conn: Connection, stop: MpEvent, abort: MpEvent) -> None:
     # The parent owns Ctrl-C and tells workers what to do.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -68,7 +68,7 @@ def _worker_main(recipe: PlanRecipe, run_id: str, index: int, count: int, interv
 
 
 class WorkerPool:
-    def __init__(self, recipe: PlanRecipe, *, run_id: str, count: int, interval: float,
+    def __init__(self, recipe: PlanSource, *, run_id: str, count: int, interval: float,
                  setup_data: Any, on_snapshot: Callable[[int, IntervalSnapshot], None],
                  on_exit: Callable[[int], None], first: int = 0,
                  total: int | None = None) -> None:

@@ -20,15 +20,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from fleetload.engine.plan import Plan
 from fleetload.engine.runtime import ErrorLog, ScenarioRuntime
 from fleetload.metrics.binning import Binner
 from fleetload.metrics.collector import Batch, Collector
 from fleetload.metrics.failure_samples import FailureSamples, ReasonSamples, SampleKey
 from fleetload.metrics.scope import WorkerScope, current_scope
 from fleetload.metrics.snapshot import IntervalSnapshot
-from fleetload.protocols.http import HttpClient
-from fleetload.script.loader import Plan
-from fleetload.script.options import ClientOptions
+from fleetload.protocols.http.options import new_client
 
 Sink = Callable[[IntervalSnapshot], None]
 
@@ -46,15 +45,6 @@ def _report_failure(future: Future[Any]) -> None:
     if exc is not None:
         print(f"fleetload: internal error while binning metrics: {type(exc).__name__}: {exc}",
               file=sys.stderr, flush=True)
-
-
-def make_client(opts: ClientOptions) -> HttpClient:
-    return HttpClient(base_url=opts.target, headers=dict(opts.headers), bearer_token=opts.token,
-                      insecure=opts.insecure, ca_file=opts.ca_file,
-                      connect_timeout=opts.connect_timeout, read_timeout=opts.read_timeout,
-                      total_timeout=opts.timeout,
-                      max_connections_per_origin=opts.max_connections_per_origin,
-                      keep_alive=opts.keep_alive)
 
 
 @dataclass(frozen=True)
@@ -84,7 +74,7 @@ class Worker:
 
     async def run(self) -> None:
         spec = self.spec
-        client = make_client(self.plan.client)
+        client = new_client(self.plan.client)
         # Samples of script code outside a scenario's VUs (fleet agents) go here.
         current_scope.set(WorkerScope(self.collector))
         loop = asyncio.get_running_loop()

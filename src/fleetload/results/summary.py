@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from fleetload.engine.plan import Scenario
 from fleetload.metrics.aggregate import Aggregate
 from fleetload.metrics.failure_samples import ReasonSamples, SampleKey
 from fleetload.metrics.kinds import Kind, make_tags, series_name
 from fleetload.metrics.thresholds import Evaluation, ThresholdSet
 from fleetload.results.failures import failure_breakdown
 from fleetload.results.validity import ValidityRules, schedule_kept
-from fleetload.script.model import Scenario
 
 SUMMARY_TREND_STATS = ["avg", "min", "med", "max", "p(90)", "p(95)", "p(99)", "p(99.9)"]
 PER_SCENARIO_METRICS = (

@@ -18,7 +18,7 @@ from typing import Any
 
 from fleetload.cluster.options import ClusterReport
 from fleetload.engine.aggregator import RunAggregator
-from fleetload.engine.worker import make_client
+from fleetload.engine.plan import Plan
 from fleetload.errors import ConfigError, ExitCode, FleetloadError
 from fleetload.metrics.aggregate import Aggregate
 from fleetload.metrics.snapshot import IntervalSnapshot
@@ -28,6 +28,7 @@ from fleetload.outputs.base import Interval, Output, RunEnd, RunStart, ScenarioI
 from fleetload.outputs.console import live_output
 from fleetload.outputs.files import RunFiles
 from fleetload.outputs.intervals import HlogOutput, TimelineOutput
+from fleetload.protocols.http.options import new_client
 from fleetload.results import rundir
 from fleetload.results.meta import iso
 from fleetload.results.observations import OBSERVATIONS, ObservationRecorder
@@ -41,7 +42,6 @@ from fleetload.run.meta import build_meta, oneliner_url
 from fleetload.run.preflight import preflight
 from fleetload.run.schedule import max_duration, planned_duration, scheduled_rate
 from fleetload.run.verdict import decide
-from fleetload.script.loader import Plan
 from fleetload.script.recipe import PlanRecipe
 
 
@@ -49,7 +49,7 @@ class SetupContext:
     """What ``setup()`` and ``teardown()`` get: an HTTP client and the env."""
 
     def __init__(self, plan: Plan, run_id: str) -> None:
-        self.http = make_client(plan.client)
+        self.http = new_client(plan.client)
         self.env = plan.env
         self.run_id = run_id
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from fleetload.engine.plan import Plan
 from fleetload.redact import redact_url
 from fleetload.results.meta import git_commit, host_info, iso
 from fleetload.run.config import RunConfig
-from fleetload.script.loader import Plan
 from fleetload.script.recipe import PlanRecipe
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fleetload.engine.worker import make_client
 from fleetload.errors import TargetUnreachable
+from fleetload.protocols.http.options import ClientOptions, new_client
 from fleetload.redact import redact_url
-from fleetload.script.options import ClientOptions
 
 _UNREACHABLE = ("connection_refused", "dns_error", "connect_timeout", "tls_error",
                 "connection_reset", "timeout")
@@ -19,7 +18,7 @@ async def preflight(opts: ClientOptions, url: str | None) -> dict[str, Any] | No
     the target's self-reported version (``GET /version``) when it has one."""
     if not url:
         return None
-    client = make_client(opts)
+    client = new_client(opts)
     try:
         resp = await client.request("GET", url, timeout=10.0)
         version = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fleetload.script.loader import Plan
+from fleetload.engine.plan import Plan
 
 
 def planned_duration(plan: Plan) -> float:

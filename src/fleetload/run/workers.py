@@ -11,11 +11,11 @@ from collections.abc import Callable
 from typing import Any
 
 from fleetload.cluster.options import ClusterOptions, ClusterReport, LostNode
+from fleetload.engine.plan import Plan
 from fleetload.engine.processes import WorkerPool
 from fleetload.engine.worker import Worker, WorkerSpec
 from fleetload.errors import FleetloadError
 from fleetload.metrics.snapshot import IntervalSnapshot
-from fleetload.script.loader import Plan
 from fleetload.script.recipe import PlanRecipe
 
 # Wall time past the longest planned scenario before a run is cut hard.

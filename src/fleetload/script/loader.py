@@ -8,49 +8,20 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from fleetload.engine.executors import executor_from_options
+from fleetload.engine.plan import Plan, Scenario
 from fleetload.errors import FleetloadError, ScriptError
-from fleetload.metrics.kinds import BUILTIN, Kind, MetricInfo
-from fleetload.metrics.thresholds import ThresholdSet, parse_thresholds, validate_against
-from fleetload.script import metrics as script_metrics
+from fleetload.metrics.thresholds import parse_thresholds, validate_against
+from fleetload.protocols.http.options import ClientOptions
 from fleetload.script import params as script_params
-from fleetload.script.model import SCENARIO_ATTR, Scenario
-from fleetload.script.options import ClientOptions, Overrides
+from fleetload.script.context import LoadContext, loading
+from fleetload.script.model import SCENARIO_ATTR
+from fleetload.script.options import Overrides
 from fleetload.script.schedule_flags import apply_schedule_flags
-
-ENV: dict[str, str] = {}
-"""Script variables (``-e KEY=VALUE`` over the process environment), readable at
-import time as ``fleetload.env``."""
-
-
-@dataclass
-class Plan:
-    """Everything a run needs from a script, after CLI overrides."""
-
-    source: str
-    scenarios: list[Scenario]
-    thresholds: list[ThresholdSet]
-    client: ClientOptions
-    setup: Callable[..., Any] | None = None
-    teardown: Callable[..., Any] | None = None
-    metrics: dict[str, MetricInfo] = field(default_factory=dict)
-    env: dict[str, str] = field(default_factory=dict)
-    handle_summary: Callable[..., Any] | None = None
-    """``handle_summary(summary, view) -> dict``: extra top-level summary sections;
-    a ``text_sections`` key (``{title: [line, ...]}``) adds to the text summary."""
-    max_workers: int | None = None
-    """A script that must run in fewer processes (``max_workers = 1``) says so."""
-    notes: list[str] = field(default_factory=list)
-    """One line each: how the command line's flags applied (shown once, by the CLI)."""
-
-    def kind_of(self, name: str) -> Kind | None:
-        info = BUILTIN.get(name) or self.metrics.get(name)
-        return info.kind if info else None
 
 
 def script_env(overrides: Overrides) -> dict[str, str]:
@@ -59,13 +30,10 @@ def script_env(overrides: Overrides) -> dict[str, str]:
     return env
 
 
-def import_script(path: Path, env: Mapping[str, str]) -> ModuleType:
+def import_script(path: Path) -> ModuleType:
+    """Import a script in the load context in force (:func:`loading`)."""
     if not path.is_file():
         raise ScriptError(f"script not found: {path}")
-    ENV.clear()
-    ENV.update(env)
-    script_metrics.DECLARED.clear()
-    script_params.DECLARED.clear()
     module_name = f"fleetload_script_{abs(hash(str(path.resolve())))}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
@@ -90,7 +58,7 @@ def _script_line(exc: BaseException, path: Path) -> str:
 
 
 def plan_from_module(module: ModuleType, source: str, overrides: Overrides,
-                     env: Mapping[str, str]) -> Plan:
+                     env: Mapping[str, str], load: LoadContext) -> Plan:
     where = source
     scenarios: list[Scenario] = [
         getattr(obj, SCENARIO_ATTR) for obj in vars(module).values()
@@ -109,7 +77,7 @@ def plan_from_module(module: ModuleType, source: str, overrides: Overrides,
         raise ScriptError(f"duplicate scenario name(s): {', '.join(sorted(dupes))}", where=where)
 
     scenarios, notes = apply_schedule_flags(scenarios, overrides.schedule(),
-                                            set(script_params.DECLARED), source)
+                                            set(load.params), source)
 
     raw_options = getattr(module, "options", {}) or {}
     if not isinstance(raw_options, Mapping):
@@ -127,7 +95,7 @@ def plan_from_module(module: ModuleType, source: str, overrides: Overrides,
                 setup=_hook(module, "setup", where), teardown=_hook(module, "teardown", where),
                 handle_summary=_sync_hook(module, "handle_summary", where),
                 max_workers=_max_workers(module, where),
-                metrics=dict(script_metrics.DECLARED), env=dict(env), notes=notes)
+                metrics=dict(load.metrics), env=dict(env), notes=notes)
     validate_against(thresholds, plan.kind_of)
     return plan
 
@@ -181,13 +149,11 @@ def _k6_scenarios(module: ModuleType, declared: Any, where: str) -> list[Scenari
 
 def load_script(path: str, overrides: Overrides) -> Plan:
     env = script_env(overrides)
-    script_params.VALUES.clear()
-    script_params.VALUES.update(overrides.param_values())
-    script_params.EXTRA.clear()
-    script_params.EXTRA.update(overrides.params)
-    module = import_script(Path(path), env)
-    script_params.check_unknown(path)
-    return plan_from_module(module, path, overrides, env)
+    load = LoadContext(env=env, values=overrides.param_values(), extra=set(overrides.params))
+    with loading(load):
+        module = import_script(Path(path))
+        script_params.check_unknown(path, load)
+        return plan_from_module(module, path, overrides, env, load)
 
 
 def declared_params(path: str) -> tuple[list[script_params.ParamInfo], str | None]:
@@ -195,14 +161,11 @@ def declared_params(path: str) -> tuple[list[script_params.ParamInfo], str | Non
     (required ones get placeholders), and why the import stopped early, if it
     did: the parameters declared before that point are still listed. Nothing
     is sent anywhere: scripts talk to the target in setup() and scenarios."""
-    script_params.VALUES.clear()
-    script_params.EXTRA.clear()
-    script_params.LISTING = True
-    try:
-        import_script(Path(path), dict(os.environ))
-        problem = None
-    except FleetloadError as exc:
-        problem = str(exc)
-    finally:
-        script_params.LISTING = False
-    return list(script_params.DECLARED.values()), problem
+    load = LoadContext(env=dict(os.environ), listing=True)
+    with loading(load):
+        try:
+            import_script(Path(path))
+            problem = None
+        except FleetloadError as exc:
+            problem = str(exc)
+    return list(load.params.values()), problem

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 from fleetload.engine.executors import Executor
-from fleetload.engine.vu import VU
+from fleetload.engine.plan import Scenario, ScenarioFn
 from fleetload.errors import ScriptError
 
-ScenarioFn = Callable[[VU], Awaitable[Any]]
 F = TypeVar("F", bound=ScenarioFn)
 
 SCENARIO_ATTR = "__fleetload_scenario__"
-
-
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    fn: ScenarioFn
-    executor: Executor
-    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 def scenario(executor: Executor, *, name: str | None = None,

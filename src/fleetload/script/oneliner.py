@@ -6,13 +6,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from fleetload.engine.executors import ConstantArrivalRate, ConstantVUs
+from fleetload.engine.plan import Plan, Scenario
 from fleetload.engine.vu import VU
 from fleetload.errors import ConfigError
 from fleetload.metrics.thresholds import parse_thresholds, validate_against
+from fleetload.protocols.http.options import ClientOptions
 from fleetload.redact import redact_url
-from fleetload.script.loader import Plan, script_env
-from fleetload.script.model import Scenario
-from fleetload.script.options import ClientOptions, Overrides
+from fleetload.script.loader import script_env
+from fleetload.script.options import Overrides
 
 
 @dataclass(frozen=True)

@@ -3,44 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from fleetload.durations import parse_duration
 from fleetload.engine.executors.base import ScheduleOverrides
-from fleetload.errors import ConfigError
-
-
-@dataclass(frozen=True)
-class ClientOptions:
-    """How VUs talk HTTP. ``target`` is the base URL relative paths resolve on."""
-
-    target: str | None = None
-    token: str | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)
-    insecure: bool = False
-    ca_file: str | None = None
-    connect_timeout: float = 10.0
-    read_timeout: float = 30.0
-    timeout: float = 60.0
-    max_connections_per_origin: int | None = None
-    keep_alive: bool = True
-
-    @classmethod
-    def from_mapping(cls, raw: Mapping[str, Any], *, where: str) -> ClientOptions:
-        allowed = {f.name for f in fields(cls)}
-        unknown = set(raw) - allowed
-        if unknown:
-            raise ConfigError(f"unknown option(s) {sorted(unknown)}; known: {', '.join(sorted(allowed))}",
-                              where=where)
-        values = dict(raw)
-        for key in ("connect_timeout", "read_timeout", "timeout"):
-            if key in values:
-                values[key] = parse_duration(values[key], what=key)
-        if "headers" in values and not isinstance(values["headers"], Mapping):
-            raise ConfigError("options.headers must be a mapping", where=where)
-        return cls(**values)
-
+from fleetload.protocols.http.options import ClientOptions
 
 RUN_FLAGS_AS_PARAMS = ("duration", "rate", "vus", "max_in_flight", "target", "token")
 """The run's own flags a script may also read as parameters (``param("rate")``)."""

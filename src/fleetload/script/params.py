@@ -19,17 +19,10 @@ from typing import Any, TypeVar, overload
 
 from fleetload.durations import parse_duration
 from fleetload.errors import ConfigError
+from fleetload.script.context import LoadContext, current_load
 
 T = TypeVar("T")
 
-VALUES: dict[str, Any] = {}
-"""What the command line gave, set by the loader before the script is imported."""
-EXTRA: set[str] = set()
-"""Names given on the command line that are not the run's own flags."""
-DECLARED: dict[str, ParamInfo] = {}
-LISTING = False
-"""True while a script is imported only to list its parameters (``run PACK
---help``): a missing required parameter then gives a placeholder, not an error."""
 
 
 class Duration:
@@ -95,10 +88,12 @@ def param(name: str, kind: Any = str, *, default: Any = None, required: bool = F
           help: str = "") -> Any:
     """Declare a parameter and return its value (converted to ``kind``)."""
     key = name.replace("-", "_")
-    DECLARED[key] = ParamInfo(key, getattr(kind, "__name__", str(kind)), default, required, help)
-    if key in VALUES and VALUES[key] is not None:
-        return _convert(key, VALUES[key], kind)
-    if required and LISTING:
+    load = current_load()
+    load.params[key] = ParamInfo(key, getattr(kind, "__name__", str(kind)), default, required,
+                                 help)
+    if load.values.get(key) is not None:
+        return _convert(key, load.values[key], kind)
+    if required and load.listing:
         return _PLACEHOLDERS.get(kind, "")
     if required:
         raise ConfigError(f"--{key.replace('_', '-')} is required" + (f" ({help})" if help else ""))
@@ -126,9 +121,9 @@ def help_rows(params: list[ParamInfo], run_flags: tuple[str, ...]) -> list[tuple
     return rows
 
 
-def check_unknown(script: str) -> None:
-    unknown = sorted(EXTRA - set(DECLARED))
+def check_unknown(script: str, load: LoadContext) -> None:
+    unknown = sorted(load.extra - set(load.params))
     if unknown:
-        known = ", ".join(p.flag for p in DECLARED.values()) or "none"
+        known = ", ".join(p.flag for p in load.params.values()) or "none"
         raise ConfigError(f"unknown option(s) {', '.join('--' + u.replace('_', '-') for u in unknown)} "
                           f"for {script} (its parameters: {known})")

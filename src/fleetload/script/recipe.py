@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fleetload.engine.plan import Plan
 from fleetload.errors import ConfigError
-from fleetload.script.loader import Plan, load_script
+from fleetload.script.loader import load_script
 from fleetload.script.oneliner import OneLiner, oneliner_plan
 from fleetload.script.options import Overrides
 

@@ -19,8 +19,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import replace
 
 from fleetload.engine.executors.base import ScheduleOverrides
+from fleetload.engine.plan import Scenario
 from fleetload.errors import ConfigError
-from fleetload.script.model import Scenario
 
 FLAGS = {"duration": "--duration", "rate": "--rate", "vus": "--vus",
          "max_in_flight": "--max-in-flight"}

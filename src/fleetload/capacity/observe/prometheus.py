@@ -19,11 +19,10 @@ import time
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from fleetload.engine.worker import make_client
 from fleetload.errors import ConfigError
 from fleetload.protocols.http.client import HttpClient
+from fleetload.protocols.http.options import ClientOptions, new_client
 from fleetload.redact import redact_url
-from fleetload.script.options import ClientOptions
 
 DEFAULT_MAX_SERIES = 300
 _SKIP_SUFFIXES = ("_created",)  # creation timestamps: not a measurement
@@ -84,7 +83,7 @@ class PrometheusObserver:
         self.source = f"prometheus:{redact_url(url)}"
         self.wanted = frozenset(metrics) if metrics else None
         self.max_series = max_series
-        self._client: HttpClient = make_client(ClientOptions(insecure=insecure, ca_file=ca_file,
+        self._client: HttpClient = new_client(ClientOptions(insecure=insecure, ca_file=ca_file,
                                                              timeout=5.0, read_timeout=5.0))
         self._prev: tuple[float, dict[str, float], dict[str, tuple[float, float]]] | None = None
 

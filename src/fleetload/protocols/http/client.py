@@ -143,7 +143,9 @@ class HttpClient(MethodShortcuts):
         self._insecure = insecure
         self._ca_file = ca_file
         self._ssl_ctx: ssl.SSLContext | None = None
-        if ca_file is not None:
+        if ca_file is not None or insecure or (base_url or "").startswith("https:"):
+            # Loading CA certificates takes tens of milliseconds: done here, before
+            # a run starts, not on the event loop while the first iterations are due.
             self._ssl_ctx = build_ssl_context(insecure=insecure, ca_file=ca_file)
         self._connect_timeout = float(connect_timeout)
         self._read_timeout = float(read_timeout)

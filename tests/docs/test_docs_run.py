@@ -1,0 +1,156 @@
+"""The docs run. Every code block in README.md and docs/*.md is checked:
+
+* a Python block that declares scenarios is a load script: it is loaded and
+  run for a second against the reference target (seeded with the certctl
+  fixture);
+* any other Python block is executed as it stands;
+* every ``fleetload ...`` command line in a shell block names a real
+  subcommand, and every ``--flag`` it uses is one that command (or the pack
+  it runs) documents in its ``--help``.
+
+A block that is only a fragment (it shows part of something, or needs a
+server that is not here) is marked with ``<!-- fragment: why -->`` on the
+line before its fence; such blocks are listed but not run.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shlex
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from fleetplane.launch import RunningTarget, start_target
+from fleetplane.seed import seed_database
+from tests.conftest import ROOT, run_cli
+
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+_FENCE = re.compile(r"^```(\w*)")
+_MARK = re.compile(r"<!--\s*fragment:\s*(.+?)\s*-->")
+SHELL = {"sh", "bash", "shell", "console", ""}
+
+
+@dataclass(frozen=True)
+class Block:
+    path: Path
+    line: int
+    lang: str
+    text: str
+    fragment: str | None
+
+    @property
+    def id(self) -> str:
+        return f"{self.path.relative_to(ROOT)}:{self.line}"
+
+
+def blocks() -> list[Block]:
+    out = []
+    for path in DOCS:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        i = 0
+        while i < len(lines):
+            m = _FENCE.match(lines[i])
+            if not m:
+                i += 1
+                continue
+            start, lang = i, m.group(1)
+            j = i + 1
+            while j < len(lines) and not lines[j].startswith("```"):
+                j += 1
+            prev = next((lines[k] for k in range(start - 1, -1, -1) if lines[k].strip()), "")
+            mark = _MARK.search(prev)
+            out.append(Block(path, start + 1, lang, "\n".join(lines[start + 1:j]),
+                             mark.group(1) if mark else None))
+            i = j + 1
+    return out
+
+
+ALL = blocks()
+SCRIPTS = [b for b in ALL if b.lang == "python" and not b.fragment
+           and ("@scenario" in b.text or re.search(r"^scenarios\s*=", b.text, re.M))]
+PYTHON = [b for b in ALL if b.lang == "python" and not b.fragment and b not in SCRIPTS]
+COMMANDS = [(b, line) for b in ALL if b.lang in SHELL and not b.fragment
+            for line in b.text.splitlines()
+            if line.lstrip("$ ").startswith("fleetload ")]
+
+
+@pytest.fixture(scope="module")
+def target() -> Iterator[RunningTarget]:
+    with start_target() as t:
+        seed_database(t.argv[t.argv.index("--db") + 1], certs=10_000, agents=5_000)
+        yield t
+
+
+@pytest.mark.parametrize("block", SCRIPTS, ids=lambda b: b.id)
+def test_script_blocks_run(block: Block, target: RunningTarget, tmp_path: Path) -> None:
+    script = tmp_path / "doc_script.py"
+    script.write_text(block.text + "\n", encoding="utf-8")
+    r = run_cli("run", str(script), "--duration", "1s", "--target", target.url, "--token",
+                target.api_key, "--quiet", "--out", str(tmp_path / "run"),
+                "--allow-inconclusive", "-e", f"TOKEN={target.api_key}", timeout=120)
+    # exit 99 (a threshold failed in one second) still means the script ran
+    assert r.code in (0, 99), f"{block.id}: {r.stderr[-1500:]}"
+    assert (tmp_path / "run" / "summary.json").exists()
+
+
+@pytest.mark.parametrize("block", PYTHON, ids=lambda b: b.id)
+def test_python_blocks_run(block: Block, tmp_path: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]))
+    p = subprocess.run([sys.executable, "-c", block.text], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=120, check=False)
+    assert p.returncode == 0, f"{block.id}: {p.stderr[-1500:]}"
+
+
+@functools.cache
+def help_text(*words: str) -> str:
+    r = run_cli(*words, "--help")
+    assert r.code == 0, f"fleetload {' '.join(words)} --help: {r.stderr[-500:]}"
+    return r.stdout
+
+
+def _command_words(argv: list[str]) -> list[str]:
+    """The subcommand path (``baseline record``) and, for run/ceiling, the pack."""
+    words = [argv[0]]
+    top = help_text()
+    assert f"  {argv[0]} " in top or top.rstrip().endswith(f"  {argv[0]}"), \
+        f"no subcommand {argv[0]!r}"
+    if argv[0] in ("baseline", "runs") and len(argv) > 1 and not argv[1].startswith("-") \
+            and f"  {argv[1]} " in help_text(argv[0]):
+        words.append(argv[1])
+    if argv[0] in ("run", "ceiling", "init") and len(argv) > 1 and not argv[1].startswith("-") \
+            and "/" not in argv[1] and not argv[1].endswith(".py"):
+        words.append(argv[1])  # a pack: its parameters are in its --help
+    return words
+
+
+@pytest.mark.parametrize("item", COMMANDS, ids=lambda it: f"{it[0].id}:{it[1][:40]}")
+def test_command_lines_use_real_flags(item: tuple[Block, str]) -> None:
+    block, line = item
+    text = line.lstrip("$ ").split(" #", 1)[0].rstrip("\\").strip()
+    try:
+        argv = shlex.split(text)[1:]
+    except ValueError as exc:
+        pytest.fail(f"{block.id}: cannot parse {line!r}: {exc}")
+    if not argv or argv[0] in ("-h", "--help", "-V", "--version"):
+        return
+    words = _command_words(argv)
+    helptext = help_text(*words)
+    for arg in argv[len(words):]:
+        if not arg.startswith("--"):
+            continue
+        flag = arg.split("=", 1)[0]
+        assert re.search(rf"(^|[\s,/\[]){re.escape(flag)}([\s,=\[/]|$)", helptext, re.M), \
+            f"{block.id}: 'fleetload {' '.join(words)}' has no {flag} ({line.strip()})"
+
+
+def test_fragments_say_why() -> None:
+    for b in ALL:
+        if b.fragment is not None:
+            assert len(b.fragment) > 3, b.id
