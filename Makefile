@@ -34,7 +34,7 @@ imports: $(STAMP)
 unit: $(STAMP) system-deps npm-deps
 	$(BIN)/python -m pytest -q
 
-test: lint typecheck unit
+test: lint typecheck imports unit
 
 proto: $(STAMP)
 	bash scripts/gen_proto.sh
