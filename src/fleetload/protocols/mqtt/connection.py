@@ -157,7 +157,8 @@ class MqttConnection(asyncio.Protocol):
         loop = asyncio.get_running_loop()
         self.waiter = waiter = loop.create_future()
         self._send(c.subscribe(self.packet_id(), topics, self.version))
-        codes: list[int] = await asyncio.wait_for(waiter, timeout)
+        async with asyncio.timeout(timeout):
+            codes: list[int] = await waiter
         return codes
 
     def start_keepalive(self, first: float) -> None:
@@ -208,13 +209,11 @@ async def open_connection(handler: Handler, host: str, port: int, options: c.Con
     waiter: asyncio.Future[tuple[bool, int]] = loop.create_future()
     conn = MqttConnection(handler, c.connect(options), options.version, options.keepalive, waiter)
 
-    async def handshake() -> tuple[bool, int]:
-        await loop.create_connection(lambda: conn, host, port, ssl=tls,
-                                     server_hostname=host if tls else None)
-        return await waiter
-
     try:
-        present, code = await asyncio.wait_for(handshake(), timeout)
+        async with asyncio.timeout(timeout):  # no extra task per connect (wait_for makes one)
+            await loop.create_connection(lambda: conn, host, port, ssl=tls,
+                                         server_hostname=host if tls else None)
+            present, code = await waiter
     except BaseException:
         conn.closing = True
         if conn.transport is not None:
