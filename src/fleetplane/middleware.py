@@ -113,7 +113,7 @@ class GuardMiddleware:
         self.limiter = limiter
         self.open_limiter = open_limiter
         self.metrics = metrics
-        self.certctl = profile.error_style == "certctl"
+        self.certctl = profile.auth_on_unknown_paths
         self.open_paths = frozenset({profile.health_path, profile.ready_path, profile.version_path})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

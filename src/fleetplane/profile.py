@@ -19,12 +19,12 @@ class Profile:
     health_path: str
     ready_path: str
     version_path: str
-    # Prometheus text: open at /metrics, or behind the API key (certctl's
-    # /api/v1/metrics/prometheus).
+    # Prometheus text: /metrics (open), or certctl's /api/v1/metrics/prometheus
+    # (behind the API key, as everything under /api/).
     metrics_path: str
-    metrics_open: bool
-    # Everything not open goes through the API key check, unknown paths
-    # included (certctl's dispatch: /healthz answers 401 there).
+    # certctl's middleware order: rate limit, then the API key on every path
+    # but the probes and /acme, unknown ones included (/healthz answers 401),
+    # then routing. Otherwise keys on /api/ only.
     auth_on_unknown_paths: bool
     # "problem": RFC 7807 application/problem+json; "certctl":
     # {"error","message","request_id"} and text/plain 401/429 bodies.
@@ -63,7 +63,6 @@ FLEETPLANE = Profile(
     ready_path="/readyz",
     version_path="/version",
     metrics_path="/metrics",
-    metrics_open=True,
     auth_on_unknown_paths=False,
     error_style="problem",
     rate_limit_default=None,
@@ -87,7 +86,6 @@ CERTCTL = Profile(
     ready_path="/ready",
     version_path="/api/v1/version",
     metrics_path="/api/v1/metrics/prometheus",
-    metrics_open=False,
     auth_on_unknown_paths=True,
     error_style="certctl",
     rate_limit_default=(50.0, 100),
