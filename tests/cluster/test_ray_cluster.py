@@ -167,3 +167,28 @@ def test_a_lost_node_is_reported_and_the_survivors_data_is_intact(cluster: Any,
         assert lost_sent + lost["unsent_iterations"]["spread"] >= 72 // 3
     finally:
         ensure_nodes(cluster)
+
+
+def test_a_lost_node_stops_the_run_by_default(cluster: Any, tmp_path: Path) -> None:
+    ensure_nodes(cluster)
+    try:
+        with nginx_server(tmp_path, LOCATIONS, access_log=True) as url:
+            remover = _remove_a_node_once_running(cluster, tmp_path / "access.log", 24)
+            started = time.monotonic()
+            out = cluster_run(cluster, tmp_path, url, processes=1, lease=2.0,
+                              env={"rate": 12, "dur": "30s"})
+            elapsed = time.monotonic() - started
+            remover.join()
+        assert out.exit_code == 4, out.text
+        assert elapsed < 25  # stopped, not run to the end of its 30 s
+        run = out.summary["run"]
+        (lost,) = run["lost_nodes"]
+        assert run["stopped_by"].startswith(f"node {lost['node']} (")
+        assert lost["unsent_iterations"]["spread"] > 0
+        assert "verdict: INCONCLUSIVE (exit 4)" in out.text
+        rows = served(tmp_path)
+        survivors = [r for r in rows if r["w"] != lost["node"]]
+        merged = out.summary["metrics"]["http_reqs"]["values"]["count"]
+        assert len(survivors) <= merged <= len(rows)
+    finally:
+        ensure_nodes(cluster)
