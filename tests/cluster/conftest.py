@@ -1,4 +1,5 @@
-"""A local three-node Ray cluster for the module, started and shut down here."""
+"""A local three-node Ray cluster for the tests that need one, started and
+shut down here (the modules that use it skip themselves without Ray)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,14 @@ from typing import Any
 
 import pytest
 
-try:
-    import ray  # noqa: F401
-    from ray.cluster_utils import Cluster
-except ImportError:  # pragma: no cover - the core suite runs without Ray
-    pytest.skip("ray is not installed (pip install 'fleetload[ray]'): cluster tests skipped",
-                allow_module_level=True)
-
 NODES = 3
 _NODE = {"num_cpus": 1, "object_store_memory": 80 * 1024 * 1024}
 
 
 @pytest.fixture(scope="package")
 def cluster() -> Iterator[Any]:
+    from ray.cluster_utils import Cluster
+
     c = Cluster(initialize_head=True, head_node_args=dict(_NODE))
     try:
         for _ in range(NODES - 1):

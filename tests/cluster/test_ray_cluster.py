@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+
 from fleetload.cluster.options import ClusterOptions
 from fleetload.engine.loop import run_async
 from fleetload.results.validity import ValidityRules
@@ -20,6 +22,9 @@ from fleetload.script.recipe import PlanRecipe
 from tests.cluster.conftest import NODES, ensure_nodes
 from tests.conftest import run_cli
 from tests.support.nginx import nginx_server
+
+pytest.importorskip("ray", reason="ray is not installed (pip install 'fleetload[ray]'): "
+                    "the cluster tests need it")
 
 SCRIPT = Path(__file__).parent / "scripts" / "spread.py"
 LOCATIONS = 'location /ok { return 200 "ok"; } location /fail { return 500 "no"; }'
