@@ -154,6 +154,24 @@ def test_fleet_over_grpc(profile_target: RunningTarget, tmp_path: Path) -> None:
         assert "fleet preflight: registration failed" in run.result.stderr
 
 
+def test_agent_storm_answers_awaiting_csr(tmp_path: Path) -> None:
+    """Agent key generation: the jobs a work poll returns wait for the agent's
+    key; agent-storm answers each with a CSR, which finishes the renewal."""
+    with start_target(extra_args=["--keygen-mode", "agent", "--renewal-workers", "0"]) as t:
+        seed_database(db_url(t), certs=20, agents=20)
+        certs = [c["id"] for c in api(t, "GET", "/api/v1/certificates?per_page=20")["data"]]
+        jobs = [j["job_id"] for j in _post_json(t, "/api/v1/certificates/bulk-renew",
+                                                {"certificate_ids": certs})["enqueued_jobs"]]
+        assert {api(t, "GET", f"/api/v1/jobs/{j}")["status"] for j in jobs} == {"AwaitingCSR"}
+        before = served(t)
+        run = pack_run("agent-storm", t, tmp_path / "run", "--duration", "2s", "--agents", "20",
+                       "--heartbeat-interval", "2s", "--work-poll", "--work-poll-interval", "1s")
+        assert run.code == 0, run.result.stdout + run.result.stderr
+        assert no_failed_checks(run)
+        assert delta(before, served(t), ("POST", "/api/v1/agents/{id}/csr")) == len(jobs)
+        assert {api(t, "GET", f"/api/v1/jobs/{j}")["status"] for j in jobs} == {"Completed"}
+
+
 def test_rate_limiter_on_fails_the_run(limited_certctl: RunningTarget, tmp_path: Path) -> None:
     """certctl as it starts (50 req/s per client, burst 100) against 100
     heartbeats/s: the thresholds fail, and the run's 429s are the target's."""
@@ -187,12 +205,20 @@ def _drain_run(target: RunningTarget, out: Path, *args: str) -> subprocess.Popen
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
+def _request(target: RunningTarget, path: str, body: dict[str, Any]) -> urllib.request.Request:
+    return urllib.request.Request(target.url + path, data=json.dumps(body).encode(), method="POST",
+                                  headers={"Authorization": f"Bearer {target.api_key}",
+                                           "Content-Type": "application/json"})  # fmt: skip
+
+
 def _post(target: RunningTarget, path: str, body: dict[str, Any]) -> int:
-    req = urllib.request.Request(target.url + path, data=json.dumps(body).encode(), method="POST",
-                                 headers={"Authorization": f"Bearer {target.api_key}",
-                                          "Content-Type": "application/json"})  # fmt: skip
-    with urllib.request.urlopen(req, timeout=10) as resp:
+    with urllib.request.urlopen(_request(target, path, body), timeout=10) as resp:
         return int(resp.status)
+
+
+def _post_json(target: RunningTarget, path: str, body: dict[str, Any]) -> Any:
+    with urllib.request.urlopen(_request(target, path, body), timeout=10) as resp:
+        return json.loads(resp.read())
 
 
 def test_drain_waits_for_awaiting_csr(tmp_path: Path) -> None:
