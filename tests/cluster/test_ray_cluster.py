@@ -197,3 +197,37 @@ def test_a_lost_node_stops_the_run_by_default(cluster: Any, tmp_path: Path) -> N
         assert len(survivors) <= merged <= len(rows)
     finally:
         ensure_nodes(cluster)
+
+
+def test_a_node_not_polled_for_its_lease_stops_by_itself(cluster: Any, tmp_path: Path) -> None:
+    import logging
+
+    import ray
+
+    from fleetload.cluster.ray_nodes import NodeAgent
+
+    ensure_nodes(cluster)
+    with nginx_server(tmp_path, LOCATIONS, access_log=True) as url:
+        ray.init(address=cluster.address, logging_level=logging.WARNING)
+        actor = None
+        try:
+            recipe = PlanRecipe(Overrides(env={"TARGET": url, "RATE": "20", "DUR": "30s"}),
+                                script=str(SCRIPT))
+            actor = ray.remote(NodeAgent).options(num_cpus=1).remote(
+                recipe, "lease", 0, 1, 1, 1.0, None, 1.0)
+            ray.get(actor.prepare.remote(), timeout=60)
+            ray.get(actor.start.remote(ray.get(actor.ping.remote()) + 0.5))
+            time.sleep(3.5)  # nobody polls: the lease (1 s) runs out
+            done, deadline = False, time.monotonic() + 15
+            while not done and time.monotonic() < deadline:
+                _, done = ray.get(actor.poll.remote(-1, 1.0))
+            assert done
+            assert ray.get(actor.stats.remote())["lease_expired"] == 1.0
+            sent = len(served(tmp_path))
+            time.sleep(1.0)
+            assert len(served(tmp_path)) == sent  # it has stopped generating
+            assert 0 < sent < 20 * 3.5  # about the lease's worth of its 600 iterations
+        finally:
+            if actor is not None:
+                ray.kill(actor)
+            ray.shutdown()
