@@ -189,6 +189,8 @@ class ClusterRun:
         for node in self.nodes:
             node.offset = estimate_offset(self._pinger(node.actor))
         self.start_at = start_instant(time.perf_counter(), [n.offset for n in self.nodes], lead)
+        for node in self.nodes:  # the wait for a first interval counts from the start
+            node.fresh = self.start_at
         ray.get([n.actor.start.remote(in_node_clock(self.start_at, n.offset))
                  for n in self.nodes])
         self.report.start_spread = max(n.offset.uncertainty for n in self.nodes)
@@ -241,7 +243,7 @@ class ClusterRun:
                 node.done = True
                 on_exit(node.index)
                 return
-            if now - node.fresh > lease + self.interval and now > self.start_at + self.interval:
+            if now - node.fresh > lease + self.interval:
                 self._lose(node, f"no interval for {now - node.fresh:.1f}s", on_exit, on_lost)
                 return
 
