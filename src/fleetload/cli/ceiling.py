@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from fleetload.durations import parse_duration
+from fleetload.engine.executors import RampingArrivalRate
 from fleetload.engine.loop import run_async
 from fleetload.engine.plan import Scenario
 from fleetload.errors import ConfigError, ExitCode
@@ -30,7 +31,7 @@ def stepped_scenarios_note(scenarios: Sequence[Scenario], script: str) -> list[s
     others = [s for s in scenarios if s not in stepped]
     listing = ", ".join(f"{s.name} ({s.executor.kind})" for s in others)
     if not stepped:
-        ramping = [s.name for s in others if s.executor.kind == "ramping-arrival-rate"]
+        ramping = [s.name for s in others if isinstance(s.executor, RampingArrivalRate)]
         why = (f"{', '.join(ramping)} is ramping-arrival-rate, whose rate follows its stages"
                if ramping else f"its scenarios are {listing}")
         raise ConfigError(f"{script}: the ceiling steps the rate of constant-arrival-rate "

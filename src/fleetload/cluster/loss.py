@@ -10,19 +10,13 @@ from __future__ import annotations
 
 import math
 
-from fleetload.engine.pacing import ConstantPacer, Pacer
+from fleetload.engine.executors import ArrivalRateExecutor
+from fleetload.engine.pacing import Pacer
 from fleetload.engine.plan import Plan
 
 
 def _pacer(executor: object) -> Pacer | None:
-    make = getattr(executor, "pacer", None)
-    if callable(make):
-        pacer: Pacer = make()
-        return pacer
-    rate = getattr(executor, "per_second", None)
-    if rate is not None:
-        return ConstantPacer(float(rate), float(executor.scheduled_duration()))  # type: ignore[attr-defined]
-    return None
+    return executor.pacer() if isinstance(executor, ArrivalRateExecutor) else None
 
 
 def _first_due_at(pacer: Pacer, t: float, end: int) -> int:

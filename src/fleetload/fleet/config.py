@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import Any, ClassVar
 
-from fleetload.engine.executors.base import Executor, positive, register, seconds
+from fleetload.engine.executors.base import Executor, positive, register, whole
 from fleetload.engine.runtime import ScenarioRuntime
 from fleetload.engine.split import offset, share
-from fleetload.errors import ConfigError
 from fleetload.fleet import identity
 from fleetload.fleet import metrics as fm
 from fleetload.fleet.agent import Agent
@@ -59,36 +58,36 @@ class Fleet(Executor):
     """Free-form options for custom agents (``self.fleet.options``)."""
     agent_range: tuple[int, int] | None = None  # set by split(): [lo, hi) of agent indexes
 
+    DURATIONS: ClassVar[tuple[str, ...]] = ("duration", "ramp", "heartbeat_interval",
+                                             "work_poll_interval", "registration_timeout")
+
     def __post_init__(self) -> None:
-        for name in ("duration", "ramp", "heartbeat_interval", "work_poll_interval",
-                     "registration_timeout"):
-            object.__setattr__(self, name, seconds(getattr(self, name), name))
         fm.declare()
         super().__post_init__()
 
-    def validate(self) -> None:
+    def validate(self) -> list[str]:
         if not (isinstance(self.agent, type) and issubclass(self.agent, Agent)):
-            raise ConfigError(f"fleet: agent must be an Agent subclass, got {self.agent!r}")
-        if isinstance(self.agents, bool) or not isinstance(self.agents, int) or self.agents < 1:
-            raise ConfigError(f"--agents must be a whole number >= 1, got {self.agents!r}")
+            return [f"fleet: agent must be an Agent subclass, got {self.agent!r}"]
+        problems = whole(self.agents, "--agents")
         if self.registration_concurrency < 1:
-            raise ConfigError("--registration-concurrency must be >= 1")
+            problems.append("--registration-concurrency must be >= 1")
         if self.conn_fanout < 1:
-            raise ConfigError("--conn-fanout must be >= 1")
-        positive(float(self.heartbeat_interval), "--heartbeat-interval")
-        positive(float(self.work_poll_interval), "--work-poll-interval")
-        positive(float(self.registration_timeout), "registration_timeout")
+            problems.append("--conn-fanout must be >= 1")
+        problems += positive(self.heartbeat_interval, "--heartbeat-interval")
+        problems += positive(self.work_poll_interval, "--work-poll-interval")
+        problems += positive(self.registration_timeout, "registration_timeout")
         if float(self.duration) < 0 or float(self.ramp) < 0:
-            raise ConfigError("--duration and --ramp must be >= 0")
+            problems.append("--duration and --ramp must be >= 0")
         if not 0.0 <= self.jitter < 1.0:
-            raise ConfigError(f"--jitter must be in [0, 1), got {self.jitter}")
+            problems.append(f"--jitter must be in [0, 1), got {self.jitter}")
         if not 0.0 <= self.metrics_jitter <= 1.0:
-            raise ConfigError(f"--metrics-jitter must be in [0, 1], got {self.metrics_jitter}")
+            problems.append(f"--metrics-jitter must be in [0, 1], got {self.metrics_jitter}")
         if not 0.0 <= self.check_failure_rate <= 1.0:
-            raise ConfigError(f"--check-failure-rate must be in [0, 1], got {self.check_failure_rate}")
+            problems.append(f"--check-failure-rate must be in [0, 1], got {self.check_failure_rate}")
         if not identity.valid_prefix(self.hostname_prefix):
-            raise ConfigError(f"--hostname-prefix {self.hostname_prefix!r}: lowercase letters, "
-                              "digits and dashes, at most 32")
+            problems.append(f"--hostname-prefix {self.hostname_prefix!r}: lowercase letters, "
+                            "digits and dashes, at most 32")
+        return problems
 
     # -- Executor interface -------------------------------------------------------------
     def scheduled_duration(self) -> float:

@@ -237,9 +237,10 @@ class MqttFleet(Fleet):
         declare_metrics()
         super().__post_init__()
 
-    def validate(self) -> None:
-        super().validate()
-        settings_from(self.options_extra)
+    def validate(self) -> list[str]:
+        problems = super().validate()
+        settings_from(self.options_extra)  # raises on bad MQTT settings
+        return problems
 
     def options(self) -> dict[str, Any]:
         out = super().options()

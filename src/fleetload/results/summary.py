@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from fleetload.engine.executors import ArrivalRateExecutor
 from fleetload.engine.plan import Scenario
 from fleetload.metrics.aggregate import Aggregate
 from fleetload.metrics.failure_samples import ReasonSamples, SampleKey
@@ -137,9 +138,7 @@ def scenario_section(agg: Aggregate, sc: Scenario, elapsed: float,
     if extra:
         section.update(extra)
     if ex.open_loop:
-        pacer_total = getattr(ex, "pacer", None)
-        scheduled = (pacer_total().total() if callable(pacer_total)
-                     else getattr(ex, "per_second", 0.0) * ex.scheduled_duration())
+        scheduled = ex.scheduled_iterations() if isinstance(ex, ArrivalRateExecutor) else 0.0
         behind = bool(lag and lag["p99"] / 1000.0 > BEHIND_P99)
         rules = rules or ValidityRules()
         section["schedule"] = {

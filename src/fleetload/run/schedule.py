@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fleetload.engine.executors import ArrivalRateExecutor
 from fleetload.engine.plan import Plan
 
 
@@ -19,16 +20,8 @@ def max_duration(plan: Plan) -> float:
 def scheduled_rate(plan: Plan, t: float) -> float | None:
     """Iterations/s the open-loop scenarios ask for ``t`` seconds into the run
     (None when there is no open-loop scenario)."""
-    total, any_open = 0.0, False
-    for s in plan.scenarios:
-        ex = s.executor
-        if not ex.open_loop:
-            continue
-        any_open = True
-        pacer = ex.pacer() if hasattr(ex, "pacer") else None
-        local = t - float(ex.start_time)
-        if pacer is not None:
-            total += pacer.rate_at(local)
-        elif 0 <= local < ex.scheduled_duration():
-            total += float(getattr(ex, "per_second", 0.0))
-    return total if any_open else None
+    arrivals = [s.executor for s in plan.scenarios
+                if isinstance(s.executor, ArrivalRateExecutor)]
+    if not arrivals:
+        return None
+    return sum(ex.pacer().rate_at(t - float(ex.start_time)) for ex in arrivals)

@@ -1,8 +1,11 @@
 """Executors, one module each, registered by their k6 name."""
 
+from fleetload.engine.executors.arrival import ArrivalRateExecutor
 from fleetload.engine.executors.base import (
     REGISTRY,
+    ClosedLoopExecutor,
     Executor,
+    FixedVUsExecutor,
     ScheduleOverrides,
     executor_from_options,
 )
@@ -16,9 +19,12 @@ from fleetload.engine.executors.stages import Stage
 
 __all__ = [
     "REGISTRY",
+    "ArrivalRateExecutor",
+    "ClosedLoopExecutor",
     "ConstantArrivalRate",
     "ConstantVUs",
     "Executor",
+    "FixedVUsExecutor",
     "PerVUIterations",
     "RampingArrivalRate",
     "RampingVUs",

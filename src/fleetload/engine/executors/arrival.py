@@ -11,17 +11,18 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from dataclasses import replace
-from typing import Any, Protocol, TypeVar
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar, TypeVar
 
-from fleetload.engine.executors.base import MIN_SLEEP, Executor
+from fleetload.engine.executors.base import MIN_SLEEP, Executor, positive
 from fleetload.engine.pacing import Pacer
 from fleetload.engine.runtime import ScenarioRuntime
 from fleetload.engine.split import offset, share
 from fleetload.engine.vu import VU
 from fleetload.errors import ConfigError
 
-A = TypeVar("A", bound=Executor)
+A = TypeVar("A", bound="ArrivalRateExecutor")
 
 # Sleeps longer than this also watch the stop signal, so a slow schedule
 # (one iteration a minute) still stops promptly.
@@ -35,60 +36,94 @@ def default_max_in_flight(rate_per_second: float) -> int:
     return max(100, math.ceil(rate_per_second))
 
 
-class Capped(Protocol):
-    """An arrival-rate executor's in-flight cap and the options derived for it."""
+@dataclass(frozen=True)
+class ArrivalRateExecutor(Executor, ABC):
+    """Open loop: iterations start when a :class:`~fleetload.engine.pacing.Pacer`
+    says so. ``max_in_flight`` (k6's maxVUs) caps concurrent iterations;
+    iterations due while it is reached are dropped and counted.
+    ``pre_allocated`` VUs are made up front (k6's preAllocatedVUs); more are
+    made on demand up to the cap. Both default to what the peak rate needs."""
 
-    @property
-    def max_in_flight(self) -> int: ...
-    @property
-    def pre_allocated(self) -> int: ...
-    @property
-    def derived(self) -> frozenset[str]: ...
+    open_loop = True
+    DURATIONS: ClassVar[tuple[str, ...]] = ("time_unit",)
 
+    time_unit: float | str = 1.0
+    pre_allocated: int = 0
+    max_in_flight: int = 0
+    derived: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
+    """Options the constructor filled in because the script left them at 0."""
 
-def derive_caps(ex: Capped, peak_per_second: float) -> None:
-    """In ``validate()``: fill in ``max_in_flight`` and ``pre_allocated`` the
-    script left at 0, and remember in ``derived`` that they were derived (an
-    override of the rate derives them again; a cap the script gave stays)."""
-    derived = set(ex.derived)
-    if not ex.max_in_flight:
-        object.__setattr__(ex, "max_in_flight", default_max_in_flight(peak_per_second))
-        derived.add("max_in_flight")
-    if not ex.pre_allocated:
-        object.__setattr__(ex, "pre_allocated", min(ex.max_in_flight, 100))
-        derived.add("pre_allocated")
-    object.__setattr__(ex, "derived", frozenset(derived))
+    @abstractmethod
+    def pacer(self) -> Pacer:
+        """When each iteration is due, in iterations per second."""
 
+    @abstractmethod
+    def peak_per_second(self) -> float:
+        """The highest rate of the schedule, iterations per second."""
 
-def cap_changes(ex: Capped, max_in_flight: int | None, peak_per_second: float) -> dict[str, Any]:
-    """The ``max_in_flight``/``pre_allocated`` changes for an override: the
-    given cap (``--max-in-flight``), else a derived cap follows the new peak
-    rate; pre-allocated VUs never exceed the cap."""
-    derived = ex.derived
-    if max_in_flight is not None:
-        cap = max_in_flight
-        derived = derived - {"max_in_flight"}
-    elif "max_in_flight" in derived:
-        cap = default_max_in_flight(peak_per_second)
-    else:
-        cap = ex.max_in_flight
-    pre = min(cap, 100) if "pre_allocated" in derived else min(ex.pre_allocated, cap)
-    return {"max_in_flight": cap, "pre_allocated": pre, "derived": derived}
+    def scheduled_iterations(self) -> float:
+        return self.pacer().total()
 
+    def _normalise(self) -> None:
+        """Fill in ``max_in_flight`` and ``pre_allocated`` the script left at 0,
+        and remember in ``derived`` that they were derived (an override of the
+        rate derives them again; a cap the script gave stays)."""
+        peak = self.peak_per_second() if self._rates_valid() else 0.0
+        derived = set(self.derived)
+        if not self.max_in_flight:
+            self._set("max_in_flight", default_max_in_flight(peak))
+            derived.add("max_in_flight")
+        if not self.pre_allocated:
+            self._set("pre_allocated", min(self.max_in_flight, 100))
+            derived.add("pre_allocated")
+        self._set("derived", frozenset(derived))
 
-def split_arrivals(ex: A, index: int, count: int) -> A:
-    """An arrival-rate executor's share: every ``count``-th iteration from
-    ``index`` (set by ``segment``), and its part of the in-flight cap."""
-    total = int(getattr(ex, "max_in_flight"))  # noqa: B009 - both callers have it
-    cap = share(total, index, count)
-    if cap == 0:
-        raise ConfigError(f"max_in_flight ({total}) must be at least the number of workers "
-                          f"({count})")
-    pre = int(getattr(ex, "pre_allocated"))  # noqa: B009
-    changes: dict[str, Any] = {"segment": (index, count), "max_in_flight": cap,
-                               "pre_allocated": max(1, share(pre, index, count)),
-                               "vu_id_offset": offset(total, index, count)}
-    return replace(ex, **changes)
+    def _rates_valid(self) -> bool:
+        return not self.validate_rates()
+
+    def validate_rates(self) -> list[str]:
+        """Problems with the rate options (checked before caps are derived)."""
+        return positive(self.time_unit, "time_unit")
+
+    def validate(self) -> list[str]:
+        return [*self.validate_rates(), *positive(self.max_in_flight, "max_in_flight")]
+
+    def cap_changes(self, max_in_flight: int | None, peak_per_second: float) -> dict[str, Any]:
+        """The ``max_in_flight``/``pre_allocated`` changes for an override: the
+        given cap (``--max-in-flight``), else a derived cap follows the new peak
+        rate; pre-allocated VUs never exceed the cap."""
+        derived = self.derived
+        if max_in_flight is not None:
+            cap = max_in_flight
+            derived = derived - {"max_in_flight"}
+        elif "max_in_flight" in derived:
+            cap = default_max_in_flight(peak_per_second)
+        else:
+            cap = self.max_in_flight
+        pre = min(cap, 100) if "pre_allocated" in derived else min(self.pre_allocated, cap)
+        return {"max_in_flight": cap, "pre_allocated": pre, "derived": derived}
+
+    def vus_planned(self) -> int:
+        return self.max_in_flight
+
+    def split(self: A, index: int, count: int) -> A:
+        """This worker's share: every ``count``-th iteration from ``index`` (set
+        by ``segment``), and its part of the in-flight cap."""
+        total = self.max_in_flight
+        cap = share(total, index, count)
+        if cap == 0:
+            raise ConfigError(f"max_in_flight ({total}) must be at least the number of workers "
+                              f"({count})")
+        changes: dict[str, Any] = {"segment": (index, count), "max_in_flight": cap,
+                                   "pre_allocated": max(1, share(self.pre_allocated, index, count)),
+                                   "vu_id_offset": offset(total, index, count)}
+        return replace(self, **changes)
+
+    async def run(self, rt: ScenarioRuntime) -> None:
+        await run_arrivals(rt, self.pacer(), segment=self.segment,
+                           pre_allocated=self.pre_allocated, max_in_flight=self.max_in_flight,
+                           vu_id_offset=self.vu_id_offset,
+                           graceful_stop=float(self.graceful_stop))
 
 
 async def run_arrivals(rt: ScenarioRuntime, pacer: Pacer, *, segment: tuple[int, int],

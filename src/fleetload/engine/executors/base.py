@@ -55,6 +55,8 @@ class Executor(ABC):
 
     kind: ClassVar[str] = ""
     open_loop: ClassVar[bool] = False
+    DURATIONS: ClassVar[tuple[str, ...]] = ()
+    """Options given as durations (``"30s"``, ``"5m"``), held as seconds."""
 
     start_time: float | str = 0.0
     graceful_stop: float | str = 30.0
@@ -64,12 +66,40 @@ class Executor(ABC):
     vu_id_offset: int = 0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "start_time", seconds(self.start_time, "start_time"))
-        object.__setattr__(self, "graceful_stop", seconds(self.graceful_stop, "graceful_stop"))
-        self.validate()
+        # The constructor normalises (durations to seconds, derived options);
+        # validate() only reads, and every problem is reported at once.
+        for name in ("start_time", "graceful_stop", *self.DURATIONS):
+            self._set(name, seconds(getattr(self, name), name))
+        self._normalise()
+        problems = self.validate()
+        if problems:
+            raise ConfigError("; ".join(problems))
 
-    def validate(self) -> None:  # noqa: B027 - optional hook
-        """Raise ConfigError for inconsistent options."""
+    def _set(self, name: str, value: Any) -> None:
+        """Normalise one option while the (frozen) executor is being built."""
+        object.__setattr__(self, name, value)
+
+    def _normalise(self) -> None:  # noqa: B027 - optional hook
+        """Fill in options derived from others (called once, by the constructor)."""
+
+    def validate(self) -> list[str]:
+        """Every problem with the options, as one line each (empty: valid)."""
+        return []
+
+    @classmethod
+    def from_options(cls: type[E], options: Mapping[str, Any], *, where: str) -> E:
+        """Build from a k6-style options mapping: k6's camelCase names are
+        read through :data:`ALIASES`; anything else unknown is an error."""
+        allowed = {f.name for f in fields(cls)} - INTERNAL_FIELDS
+        renamed = {ALIASES.get(k, k): v for k, v in options.items()}
+        unknown = set(renamed) - allowed
+        if unknown:
+            raise ConfigError(f"unknown option(s) {sorted(unknown)} for executor {cls.kind}",
+                              where=where)
+        try:
+            return cls(**renamed)
+        except TypeError as exc:
+            raise ConfigError(f"executor {cls.kind}: {exc}", where=where) from None
 
     @abstractmethod
     def scheduled_duration(self) -> float:
@@ -146,37 +176,63 @@ def executor_from_options(options: Mapping[str, Any], *, where: str) -> Executor
     if kind not in REGISTRY:
         raise ConfigError(f"unknown executor {kind!r}; choose one of {', '.join(sorted(REGISTRY))}",
                           where=where)
-    cls = REGISTRY[kind]
-    allowed = {f.name for f in fields(cls)}
-    renamed = {_snake(k): v for k, v in opts.items()}
-    unknown = set(renamed) - allowed | (INTERNAL_FIELDS & set(renamed))
-    if unknown:
-        raise ConfigError(f"unknown option(s) {sorted(unknown)} for executor {kind}", where=where)
-    try:
-        return cls(**renamed)
-    except TypeError as exc:
-        raise ConfigError(f"executor {kind}: {exc}", where=where) from None
+    return REGISTRY[kind].from_options(opts, where=where)
 
 
-def _snake(name: str) -> str:
-    out = []
-    for ch in name:
-        if ch.isupper():
-            out.append("_" + ch.lower())
-        else:
-            out.append(ch)
-    return "".join(out).replace("max_v_us", "max_vus").replace("pre_allocated_v_us", "pre_allocated_vus")
+ALIASES: dict[str, str] = {
+    # k6's option names -> ours
+    "startTime": "start_time", "gracefulStop": "graceful_stop",
+    "gracefulRampDown": "graceful_ramp_down", "timeUnit": "time_unit",
+    "preAllocatedVUs": "pre_allocated", "pre_allocated_vus": "pre_allocated",
+    "maxVUs": "max_in_flight", "max_vus": "max_in_flight", "startRate": "start_rate",
+    "startVUs": "start_vus", "maxDuration": "max_duration",
+}
 
 
-def positive(value: float, what: str) -> None:
-    if not value > 0:
-        raise ConfigError(f"{what} must be greater than 0, got {value!r}")
+def positive(value: Any, what: str) -> list[str]:
+    """``[problem]`` unless ``value`` is a number above 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        return [f"{what} must be greater than 0, got {value!r}"]
+    return []
 
 
-def non_negative_int(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigError(f"{what} must be a whole number >= 0, got {value!r}")
-    return value
+def whole(value: Any, what: str, *, least: int = 1) -> list[str]:
+    """``[problem]`` unless ``value`` is a whole number of at least ``least``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        return [f"{what} must be a whole number >= {least}, got {value!r}"]
+    return []
+
+
+@dataclass(frozen=True)
+class ClosedLoopExecutor(Executor):
+    """VUs iterate back to back: the next iteration starts when one ends."""
+
+
+@dataclass(frozen=True)
+class FixedVUsExecutor(ClosedLoopExecutor):
+    """A fixed number of VUs, split exactly over workers, each looping until
+    :meth:`run_for` seconds have passed and while :meth:`keep_going` says so."""
+
+    vus: int = 1
+
+    def vus_planned(self) -> int:
+        return self.vus
+
+    def split(self: E, index: int, count: int) -> E | None:
+        return split_vus(self, index, count)
+
+    def run_for(self) -> float:
+        return self.scheduled_duration()
+
+    def keep_going(self) -> Callable[[VU], bool] | None:
+        """A per-run predicate checked before each iteration (None: until the end)."""
+        return None
+
+    def validate(self) -> list[str]:
+        return whole(self.vus, "vus")
+
+    async def run(self, rt: ScenarioRuntime) -> None:
+        await run_vus(rt, self, self.vus, self.keep_going(), rt.start + self.run_for())
 
 
 async def sleep_until(deadline: float, stop: asyncio.Event | None = None) -> bool:

@@ -3,42 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
-from fleetload.engine.executors.base import (
-    Executor,
-    positive,
-    register,
-    run_vus,
-    seconds,
-    split_vus,
-)
-from fleetload.engine.runtime import ScenarioRuntime
+from fleetload.engine.executors.base import FixedVUsExecutor, positive, register
 
 
 @register
 @dataclass(frozen=True)
-class ConstantVUs(Executor):
+class ConstantVUs(FixedVUsExecutor):
     kind = "constant-vus"
+    DURATIONS: ClassVar[tuple[str, ...]] = ("duration",)
 
-    vus: int = 1
     duration: float | str = 0.0
 
-    def validate(self) -> None:
-        object.__setattr__(self, "duration", seconds(self.duration, "duration"))
-        positive(float(self.duration), "duration")
-        positive(self.vus, "vus")
+    def validate(self) -> list[str]:
+        return [*super().validate(), *positive(self.duration, "duration")]
 
     def scheduled_duration(self) -> float:
         return float(self.duration)
-
-    def vus_planned(self) -> int:
-        return self.vus
-
-    def split(self, index: int, count: int) -> ConstantVUs | None:
-        return split_vus(self, index, count)
-
-    async def run(self, rt: ScenarioRuntime) -> None:
-        await run_vus(rt, self, self.vus, None, rt.start + float(self.duration))
 
     def describe(self) -> str:
         return f"{self.vus} VUs for {float(self.duration):g}s"

@@ -5,27 +5,27 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field, replace
+from typing import ClassVar
 
 from fleetload.engine.executors.base import (
-    Executor,
+    ClosedLoopExecutor,
     ScheduleOverrides,
     finish_gracefully,
     register,
     run_vu_loop,
-    seconds,
+    whole,
 )
 from fleetload.engine.executors.stages import normalize_stages
 from fleetload.engine.runtime import ScenarioRuntime
 from fleetload.engine.split import offset, share
 from fleetload.engine.vu import VU
-from fleetload.errors import ConfigError
 
 _TICK = 0.05
 
 
 @register
 @dataclass(frozen=True)
-class RampingVUs(Executor):
+class RampingVUs(ClosedLoopExecutor):
     """VUs go linearly from ``start_vus`` through each stage's ``target``.
 
     When the target drops, VUs beyond it finish their current iteration, given
@@ -33,17 +33,17 @@ class RampingVUs(Executor):
     """
 
     kind = "ramping-vus"
+    DURATIONS: ClassVar[tuple[str, ...]] = ("graceful_ramp_down",)
 
     start_vus: int = 1
     stages: tuple[tuple[float, float], ...] = field(default_factory=tuple)
     graceful_ramp_down: float | str = 30.0
 
-    def validate(self) -> None:
-        object.__setattr__(self, "graceful_ramp_down",
-                           seconds(self.graceful_ramp_down, "graceful_ramp_down"))
-        object.__setattr__(self, "stages", normalize_stages(self.stages, integer_targets=True))
-        if isinstance(self.start_vus, bool) or not isinstance(self.start_vus, int) or self.start_vus < 0:
-            raise ConfigError(f"start_vus must be a whole number >= 0, got {self.start_vus!r}")
+    def _normalise(self) -> None:
+        self._set("stages", normalize_stages(self.stages, integer_targets=True))
+
+    def validate(self) -> list[str]:
+        return whole(self.start_vus, "start_vus", least=0)
 
     def scheduled_duration(self) -> float:
         return sum(d for d, _ in self.stages)
