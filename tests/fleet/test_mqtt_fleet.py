@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from fleetplane.launch import free_port as _free_port
 from tests.support.mosquitto import Broker, mosquitto, subscriber
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,7 +47,8 @@ class Run:
 def start(broker: Broker, tmp: Path, *args: str) -> subprocess.Popen[str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT), env.get("PYTHONPATH", "")])
-    cmd = [sys.executable, "-m", "fleetload", "run", "mqtt-fleet", "--broker", broker.url,
+    target = [] if "--broker" in args else ["--broker", broker.url]
+    cmd = [sys.executable, "-m", "fleetload", "run", "mqtt-fleet", *target,
            "--results-dir", str(tmp / "results"), "--summary-export", str(tmp / "summary.json"),
            "--stats-interval", "1s", *args]
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
@@ -180,6 +182,7 @@ def test_refusals_counted_by_connack_reason(tmp_path: Path) -> None:
     (["--broker", "http://127.0.0.1:1"], "--broker 'http://127.0.0.1:1': expected mqtt://HOST[:PORT]"),
     (["--qos", "3"], "--qos must be 0, 1 or 2, got 3"),
     (["--session", "sticky"], "--session must be clean or persistent, got 'sticky'"),
+    (["--ca-file", "/nonexistent/ca.pem"], "--ca-file /nonexistent/ca.pem: no such file"),
 ])
 def test_bad_input_one_line_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
     env = dict(os.environ)
@@ -224,3 +227,27 @@ def test_keepalive_pings_keep_idle_devices_connected(broker: Broker, tmp_path: P
     assert m["disconnects"]["total"] == 0
     assert "exceeded timeout" not in broker.log
     assert f"as fl-{r.summary['run']['id'] if r.summary else ''}-00009 (p2, c1, k2)" in broker.log
+
+
+def test_mqtts_with_the_brokers_ca_and_without(tmp_path: Path) -> None:
+    from tests.support.certs import make_ca_and_server
+
+    ca, cert, key = make_ca_and_server(subdir(tmp_path, "pki"))
+    tls_port = _free_port()
+    extra = (f"listener {tls_port} 127.0.0.1\ncafile {ca}\ncertfile {cert}\nkeyfile {key}\n")
+    with mosquitto(subdir(tmp_path, "broker"), extra=extra) as broker:
+        broker_url = f"mqtts://127.0.0.1:{tls_port}"
+        ok = run(broker, subdir(tmp_path, "ok"), "--broker", broker_url, "--ca-file", str(ca),
+                 "--agents", "10", "--duration", "2s", "--publish-interval", "0.5s", "--qos", "1")
+        untrusted = run(broker, subdir(tmp_path, "untrusted"), "--broker", broker_url,
+                        "--agents", "10", "--duration", "2s")
+        received = broker.sys_settled("publish/messages/received")
+    assert ok.code == 0, ok.stderr[-3000:]
+    pub = ok.mqtt["publishes"]
+    assert ok.mqtt["connects"]["ok"] == 10
+    assert pub["sent"] >= 20 and pub["acked"] + pub["unacked_at_end"] == pub["sent"]
+    assert received == pub["sent"]
+    assert untrusted.code == 2
+    last = untrusted.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"fleetload: error: mqtt-fleet: cannot connect to the broker at "
+                           f"{broker_url}: [SSL: CERTIFICATE_VERIFY_FAILED]"), last

@@ -39,6 +39,8 @@ USERNAME = param("username", str, default=None, help="broker username")
 PASSWORD = param("password", str, default=None, help="broker password")
 TLS_INSECURE = param("tls_insecure", bool, default=False,
                      help="mqtts: do not verify the broker's certificate")
+CA_FILE = param("ca_file", str, default=None,
+                help="mqtts: PEM file of the CA(s) to trust instead of the system's")
 TOPIC_PREFIX = param("topic_prefix", str, default="fleetload",
                      help="topics <prefix>/<client-id>/{telemetry,cmd,reply}")
 COMMAND_RATE = param("command_rate", float, default=0.0, help="commands/s to random devices")
@@ -67,7 +69,7 @@ if not DURATION or DURATION >= 2 * INTERVAL:
     options_extra={
         "broker": BROKER, "mqtt_version": MQTT_VERSION, "keepalive": KEEPALIVE,
         "session": SESSION, "session_expiry": SESSION_EXPIRY, "username": USERNAME,
-        "password": PASSWORD, "tls_insecure": TLS_INSECURE, "qos": QOS,
+        "password": PASSWORD, "tls_insecure": TLS_INSECURE, "ca_file": CA_FILE, "qos": QOS,
         "payload_bytes": PAYLOAD, "topic_prefix": TOPIC_PREFIX, "command_rate": COMMAND_RATE,
         "command_qos": COMMAND_QOS, "command_timeout": COMMAND_TIMEOUT,
         "connect_timeout": CONNECT_TIMEOUT}))

@@ -3,6 +3,7 @@ telemetry and the command stream (what ``fleetload run mqtt-fleet`` flags set)."
 
 from __future__ import annotations
 
+import os
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ class MqttSettings:
     port: int
     tls: bool
     tls_insecure: bool = False
+    ca_file: str | None = None
     version: int = 4
     keepalive: int = 60
     clean: bool = True
@@ -46,7 +48,7 @@ class MqttSettings:
     def ssl_context(self) -> ssl.SSLContext | None:
         if not self.tls:
             return None
-        ctx = ssl.create_default_context()
+        ctx = ssl.create_default_context(cafile=self.ca_file)
         if self.tls_insecure:
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
@@ -83,7 +85,8 @@ def settings_from(options: Mapping[str, Any]) -> MqttSettings:
         raise ConfigError(f"--session must be clean or persistent, got {session!r}")
     s = MqttSettings(
         url=str(url), host=host, port=port, tls=tls,
-        tls_insecure=bool(options.get("tls_insecure", False)), version=version,
+        tls_insecure=bool(options.get("tls_insecure", False)),
+        ca_file=options.get("ca_file") or None, version=version,
         keepalive=int(options.get("keepalive", 60)), clean=session == "clean",
         session_expiry=int(options.get("session_expiry", 3600)),
         username=options.get("username") or None, password=options.get("password") or None,
@@ -109,6 +112,8 @@ def _check(s: MqttSettings) -> None:
     if s.command_rate < 0 or s.command_timeout <= 0 or s.connect_timeout <= 0:
         raise ConfigError("--command-rate must be >= 0, --command-timeout and "
                           "--connect-timeout > 0")
+    if s.ca_file is not None and not os.path.isfile(s.ca_file):
+        raise ConfigError(f"--ca-file {s.ca_file}: no such file")
     if s.password is not None and s.username is None:
         raise ConfigError("--password needs --username")
     if not s.topic_prefix or any(ch in s.topic_prefix for ch in "+#\0"):
