@@ -251,3 +251,25 @@ def test_mqtts_with_the_brokers_ca_and_without(tmp_path: Path) -> None:
     last = untrusted.stderr.strip().splitlines()[-1]
     assert last.startswith(f"fleetload: error: mqtt-fleet: cannot connect to the broker at "
                            f"{broker_url}: [SSL: CERTIFICATE_VERIFY_FAILED]"), last
+
+
+def test_two_workers_split_devices_and_commands(broker: Broker, tmp_path: Path) -> None:
+    """Two worker processes: disjoint devices, one command stream each, and the
+    merged counts still equal what the broker received."""
+    r = run(broker, tmp_path, "--workers", "2", "--agents", "20", "--duration", "3s",
+            "--publish-interval", "0.5s", "--qos", "1", "--command-rate", "10",
+            "--command-timeout", "1s")
+    assert r.code == 0, r.stderr[-3000:]
+    m = r.mqtt
+    pub, cmd = m["publishes"], m["commands"]
+    assert m["connects"]["ok"] == 20
+    assert pub["acked"] + pub["unacked_at_end"] == pub["sent"] >= 20 * 4
+    assert cmd["sent"] >= 20 and cmd["answered"] >= cmd["sent"] - 5
+    received = broker.sys_settled("publish/messages/received")
+    assert received == pub["sent"] + cmd["sent"] + m["messages_received"]
+    run_id = r.summary["run"]["id"] if r.summary else ""
+    for i in range(20):
+        assert f"as fl-{run_id}-{i:05d} (p2, c1, k60)" in broker.log
+    for lo in (0, 10):  # each worker's probe and command stream
+        assert f"as fl-{run_id}-probe-{lo} " in broker.log
+        assert f"as fl-{run_id}-commander-{lo} " in broker.log
