@@ -1,8 +1,8 @@
 import pytest
 
 from fleetload.durations import format_duration, parse_duration
-from fleetload.engine.vu import default_name
 from fleetload.errors import ConfigError
+from fleetload.metrics.http_series import default_name
 from fleetload.redact import redact_argv, redact_url
 
 

@@ -9,9 +9,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from fleetload.engine.vu import VU, HttpSession, current_vu, scenario_tags
-from fleetload.metrics.collector import Collector, HttpRecorder
+from fleetload.metrics.collector import Collector
 from fleetload.metrics.failure_samples import FailureSamples
-from fleetload.metrics.kinds import SeriesKey, Tags, make_tags
+from fleetload.metrics.http_series import HttpSeries
+from fleetload.metrics.kinds import SeriesKey, Tags
 from fleetload.metrics.scope import current_scope
 
 if TYPE_CHECKING:
@@ -71,11 +72,8 @@ class ScenarioRuntime:
         self.worker_count = worker_count
         self.errors = errors
         self.failures = failures if failures is not None else FailureSamples()
-        self.http_recorders: dict[tuple[Any, ...], HttpRecorder] = {}
-        # (display URL, method, status, error) -> recorder: a shortcut for
-        # requests without name/tags options (several URLs may share one).
-        self.http_recorders_by_url: dict[tuple[Any, ...], HttpRecorder] = {}
-        self.request_names: dict[str, str] = {}
+        self.series = HttpSeries(collector, name, self.tags,
+                                 on_failure=lambda resp: self.failures.add(name, resp))
         self.iter_rec = collector.iteration_recorder(self.tags)
         self.check_keys: dict[tuple[str, Tags | None], SeriesKey] = {}
         self.stopping = asyncio.Event()  # no new iterations
@@ -96,26 +94,6 @@ class ScenarioRuntime:
         vu = VU(vu_id, self)
         self.vus.append(vu)
         return vu
-
-    # -- recorders -----------------------------------------------------------------
-    def new_http_recorder(self, key: tuple[Any, ...], name: str, method: str, status: int,
-                          error: str | None, expected: bool,
-                          tags: Mapping[str, str] | None) -> HttpRecorder:
-        t = dict(self.tags)
-        if tags:
-            t.update(tags)
-        t.update(name=name, method=method, status=str(status),
-                 expected_response="true" if expected else "false")
-        if error:
-            t["error"] = error
-        rec = self.collector.http_recorder((self.name, key), make_tags(t), expected)
-        self.http_recorders[key] = rec
-        return rec
-
-    def note_failure(self, resp: Any) -> None:
-        """A response that counts as failed: keep its snippet if it is among
-        the first of its reason (see :mod:`fleetload.metrics.failure_samples`)."""
-        self.failures.add(self.name, resp)
 
     # -- running iterations ------------------------------------------------------------
     def request_stop(self) -> None:

@@ -3,38 +3,32 @@
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Callable, Collection, Coroutine, Mapping
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from fleetload.metrics.collector import HttpRecorder
+from fleetload.metrics.http_series import HttpSeries
 from fleetload.metrics.kinds import Tags, make_tags
-from fleetload.protocols.http.client import MISSING
+from fleetload.protocols.http.client import MISSING, HttpClient
 from fleetload.protocols.http.methods import MethodShortcuts
-
-if TYPE_CHECKING:
-    from fleetload.engine.runtime import ScenarioRuntime
-    from fleetload.protocols.http import HttpClient
-    from fleetload.protocols.http.response import Response
+from fleetload.protocols.http.response import Response
 
 current_vu: ContextVar[VU | None] = ContextVar("fleetload_current_vu", default=None)
 
-_ID_SEGMENT = re.compile(r"^(?!v\d+$).*\d")
-# Per-URL caches (names, recorders) are emptied past this many URLs: above the
-# agent-storm pack's 5,000 agent URLs, so a fleet round-robin stays cached.
-_URL_CACHE_LIMIT = 16_384
 
+class VuHost(Protocol):
+    """What a VU and its ``vu.http`` need of the scenario running them (the
+    engine's :class:`~fleetload.engine.runtime.ScenarioRuntime`)."""
 
-def default_name(url: str) -> str:
-    """The ``name`` tag of a request when the script gives none: its path without
-    the query, with ID-like segments (any segment holding a digit, except version
-    segments such as ``v1``) replaced by ``{id}``, so a URL per agent does not
-    make a metric series per agent."""
-    path = url.split("?", 1)[0].split("#", 1)[0]
-    if "://" in path:
-        path = "/" + path.split("://", 1)[1].partition("/")[2]
-    return "/".join("{id}" if seg and _ID_SEGMENT.match(seg) else seg for seg in path.split("/"))
+    name: str
+    client: HttpClient
+    series: HttpSeries
+    run_id: str
+    env: Mapping[str, str]
+    setup_data: Any
+    worker_index: int
+    worker_count: int
+    tags: Tags
 
 
 class HttpSession(MethodShortcuts):
@@ -45,15 +39,13 @@ class HttpSession(MethodShortcuts):
     recording as its sink: a request costs one coroutine, not one per layer.
     """
 
-    __slots__ = ("_by_url", "_client", "_names", "_record_plain", "_recorders", "_rt", "_vu")
+    __slots__ = ("_by_url", "_client", "_record_plain", "_series", "_vu")
 
-    def __init__(self, vu: VU, rt: ScenarioRuntime) -> None:
+    def __init__(self, vu: VU, host: VuHost) -> None:
         self._vu = vu
-        self._rt = rt
-        self._client: HttpClient = rt.client
-        self._recorders: dict[tuple[Any, ...], HttpRecorder] = rt.http_recorders
-        self._by_url: dict[tuple[Any, ...], HttpRecorder] = rt.http_recorders_by_url
-        self._names: dict[str, str] = rt.request_names
+        self._client: HttpClient = host.client
+        self._series = host.series
+        self._by_url = host.series.by_url
         self._record_plain = self._record_untagged  # bound once, not per request
 
     def request(self, method: str, url: str, *, name: str | None = None,
@@ -70,49 +62,19 @@ class HttpSession(MethodShortcuts):
             sink = self._record_plain
         else:
             def sink(resp: Response) -> None:
-                self._recorder(resp, name, tags, expected_statuses).record(
+                self._series.recorder(resp, name, tags, expected_statuses).record(
                     resp, self._vu.intended_start)
         return self._client.send(method, url, headers, body, json, params, timeout, sink)
 
     def _record_untagged(self, resp: Response) -> None:
         # The common case, once per request: the recorder straight from the
         # response's URL, method and outcome, without deriving the name again.
-        key = (resp.url, resp.method, resp.status, resp.error)
-        rec = self._by_url.get(key)
+        rec = self._by_url.get((resp.url, resp.method, resp.status, resp.error))
         if rec is None:
-            rec = self._recorder(resp, None, None, None)
-            if len(self._by_url) > _URL_CACHE_LIMIT:
-                self._by_url.clear()
-            self._by_url[key] = rec
+            rec = self._series.recorder_by_url(resp)
         # HttpRecorder.record, inlined: the hottest call site.
         rec.times.append(resp._t)
         rec.intended.append(self._vu.intended_start)
-
-    def _recorder(self, resp: Response, name: str | None, tags: Mapping[str, str] | None,
-                  expected_statuses: Collection[int] | None) -> HttpRecorder:
-        method = resp.method
-        if name is None:
-            url = resp.url
-            name = self._names.get(url)
-            if name is None:
-                if len(self._names) > _URL_CACHE_LIMIT:
-                    self._names.clear()
-                name = self._names[url] = default_name(url)
-        status = resp.status
-        err = resp.error
-        if tags is None and expected_statuses is None:
-            key: tuple[Any, ...] = (name, method, status, err)
-        else:
-            key = (name, method, status, err, tuple(tags.items()) if tags else None,
-                   tuple(expected_statuses) if expected_statuses else None)
-        rec = self._recorders.get(key)
-        if rec is None:
-            ok = err is None and (status in expected_statuses if expected_statuses
-                                  else 200 <= status < 400)
-            rec = self._rt.new_http_recorder(key, name, method, status, err, ok, tags)
-        if not rec.expected:
-            self._rt.note_failure(resp)
-        return rec
 
 
 class VU:
@@ -138,7 +100,7 @@ class VU:
         "wake",
     )
 
-    def __init__(self, vu_id: int, rt: ScenarioRuntime) -> None:
+    def __init__(self, vu_id: int, rt: VuHost) -> None:
         self.id = vu_id
         self._rt = rt
         self.iteration = 0

@@ -45,15 +45,7 @@ async def record_request(rt: ScenarioRuntime, method: str, url: str, *, name: st
     """One request through the shared client, recorded like ``vu.http`` does
     (same series keys), with ``intended`` as the latency origin."""
     resp = await rt.client.request(method, url, **kwargs)
-    status, err = resp.status, resp.error
-    key = (name, method, status, err, None, None)
-    rec = rt.http_recorders.get(key)
-    if rec is None:
-        ok = err is None and 200 <= status < 400
-        rec = rt.new_http_recorder(key, name, method, status, err, ok, None)
-    if not rec.expected:
-        rt.note_failure(resp)
-    rec.record(resp, intended)
+    rt.series.recorder(resp, name).record(resp, intended)
     return resp
 
 
