@@ -7,7 +7,8 @@ import asyncio
 import time
 from typing import Any
 
-from fleetload.protocols.http.connection import Connection, Prepared
+from fleetload.protocols.http.connection import Connection
+from fleetload.protocols.http.prepared import Prepared
 
 
 class FakePool:

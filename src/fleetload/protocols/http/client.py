@@ -18,23 +18,28 @@ per-request ``timeout``) covers the whole ``request()`` call.
 from __future__ import annotations
 
 import asyncio
-import base64
-import json as _json
-import re
 import ssl
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Final, cast
-from urllib.parse import quote, unquote, urlencode, urlsplit
+from urllib.parse import urlencode
 
 from fleetload._version import __version__
-from fleetload.protocols.http.connection import Connection, Prepared
+from fleetload.protocols.http.connection import Connection
 from fleetload.protocols.http.errors import ErrorClass
 from fleetload.protocols.http.methods import MethodShortcuts
 from fleetload.protocols.http.pool import AcquireFailed, Pool
+from fleetload.protocols.http.prepared import Head, Prepared
 from fleetload.protocols.http.response import Response, Timings
 from fleetload.protocols.http.tls import build_ssl_context
-from fleetload.redact import redact_url
+from fleetload.protocols.http.urls import (
+    MISSING,
+    Target,
+    check_header,
+    is_token,
+    split_url,
+)
+from fleetload.protocols.http.urls import payload as encode_body
 
 _perf = time.perf_counter
 
@@ -42,47 +47,9 @@ SWEEP_INTERVAL: Final = 0.1
 #: Bodies up to this size are sent in the same write as the headers.
 _COALESCE_BODY = 16 * 1024
 _CACHE_LIMIT = 10_000
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-_BAD_VALUE = re.compile(r"[\r\n\x00]")
 _RETRYABLE = frozenset({ErrorClass.CONNECTION_CLOSED, ErrorClass.CONNECTION_RESET})
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-_PATH_SAFE = "/%:@!$&'()*+,;=~"
 # One encoder for every request: json.dumps with options builds a new one per call.
-_encode_json = _json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-_QUERY_SAFE = "/%:@!$&'()*+,;=~?"
-
-
-class _Missing:
-    def __repr__(self) -> str:
-        return "<missing>"
-
-
-#: "no ``json=`` given", for callers that pass the arguments through (None is valid JSON).
-MISSING: Any = _Missing()
-
-
-class _Target:
-    """A resolved URL: origin, Host header, request target, display URL."""
-
-    __slots__ = ("auth", "display", "host", "host_header", "port", "scheme", "target")
-
-    def __init__(self, scheme: str, host: str, port: int, host_header: str, target: str,
-                 display: str, auth: str | None) -> None:
-        self.scheme = scheme
-        self.host = host
-        self.port = port
-        self.host_header = host_header
-        self.target = target
-        self.display = display
-        self.auth = auth
-
-
-def _check_header(name: str, value: str) -> None:
-    if not _TOKEN.match(name):
-        raise ValueError(f"invalid HTTP header name {name!r}")
-    if _BAD_VALUE.search(value):
-        raise ValueError(f"invalid value for HTTP header {name!r}: contains CR, LF or NUL")
 
 
 class HttpClient(MethodShortcuts):
@@ -128,7 +95,7 @@ class HttpClient(MethodShortcuts):
             raise ValueError("max_connections_per_origin must be >= 1 or None")
         self._base: str | None = None
         if base_url is not None:
-            self._split(base_url)  # validates
+            split_url(base_url)  # validates
             self._base = base_url
         defaults: dict[str, tuple[str, str]] = {}
         if user_agent:
@@ -137,7 +104,7 @@ class HttpClient(MethodShortcuts):
             defaults["authorization"] = ("Authorization", f"Bearer {bearer_token}")
         for k, v in (headers or {}).items():
             v = str(v)
-            _check_header(k, v)
+            check_header(k, v)
             defaults[k.lower()] = (k, v)
         self._defaults = defaults
         self._insecure = insecure
@@ -155,8 +122,8 @@ class HttpClient(MethodShortcuts):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pools: dict[tuple[str, str, int], Pool] = {}
         self._prepared: dict[str, dict[str, Prepared]] = {}
-        self._heads: dict[tuple[str, str, str | None, bool], _Head] = {}
-        self._targets: dict[str, _Target] = {}
+        self._heads: dict[tuple[str, str, str | None, bool], Head] = {}
+        self._targets: dict[str, Target] = {}
         self._sweep_handle: asyncio.TimerHandle | None = None
         self._closed = False
 
@@ -168,7 +135,7 @@ class HttpClient(MethodShortcuts):
         if self._base is None:
             return None
         try:
-            return self._split(self._base).display
+            return split_url(self._base).display
         except ValueError:
             return "<invalid>"
 
@@ -300,53 +267,16 @@ class HttpClient(MethodShortcuts):
             return self._base + url
         return self._base.rstrip("/") + "/" + url.lstrip("/")
 
-    @staticmethod
-    def _split(full: str) -> _Target:
-        try:
-            parts = urlsplit(full)
-            port = parts.port
-        except ValueError as exc:
-            raise ValueError(f"invalid URL {redact_url(full)!r}: {exc}") from None
-        scheme = parts.scheme.lower()
-        if scheme not in _DEFAULT_PORTS:
-            raise ValueError(f"unsupported URL scheme {parts.scheme!r} in {redact_url(full)!r} "
-                             "(only http and https)")
-        host = parts.hostname
-        if not host:
-            raise ValueError(f"invalid URL {redact_url(full)!r}: no host")
-        if not host.isascii():
-            try:
-                host = host.encode("idna").decode("ascii")
-            except UnicodeError as exc:
-                raise ValueError(f"invalid host in URL {redact_url(full)!r}: {exc}") from None
-        if any(c in host for c in " /\\\r\n\x00"):
-            raise ValueError(f"invalid host in URL {redact_url(full)!r}")
-        if port is None:
-            port = _DEFAULT_PORTS[scheme]
-        hostpart = f"[{host}]" if ":" in host else host
-        host_header = hostpart if port == _DEFAULT_PORTS[scheme] else f"{hostpart}:{port}"
-        path = quote(parts.path or "/", safe=_PATH_SAFE)
-        if not path.startswith("/"):
-            path = "/" + path
-        target = path + ("?" + quote(parts.query, safe=_QUERY_SAFE) if parts.query else "")
-        auth = None
-        if parts.username is not None or parts.password is not None:
-            user = unquote(parts.username or "")
-            pw = unquote(parts.password or "")
-            auth = "Basic " + base64.b64encode(f"{user}:{pw}".encode()).decode("ascii")
-        display = f"{scheme}://{host_header}{target}"
-        return _Target(scheme, host, port, host_header, target, display, auth)
-
-    def _target(self, url: str) -> _Target:
+    def _target(self, url: str) -> Target:
         t = self._targets.get(url)
         if t is None:
-            t = self._split(self._resolve(url))
+            t = split_url(self._resolve(url))
             if len(self._targets) >= _CACHE_LIMIT:
                 self._targets.clear()
             self._targets[url] = t
         return t
 
-    def _pool(self, t: _Target) -> Pool:
+    def _pool(self, t: Target) -> Pool:
         key = (t.scheme, t.host, t.port)
         pool = self._pools.get(key)
         if pool is None:
@@ -384,13 +314,13 @@ class HttpClient(MethodShortcuts):
         concatenation, not a header build."""
         if not isinstance(url, str):
             raise ValueError(f"URL must be a str, got {type(url).__name__}")
-        payload, ctype = _payload(body, json)
-        sized = payload is not None
+        content, ctype = encode_body(body, json)
+        sized = content is not None
         key = (method, url, ctype, sized)
         head = None if headers or params else self._heads.get(key)
         if head is None:
             m = method.upper()
-            if not _TOKEN.match(m):
+            if not is_token(m):
                 raise ValueError(f"invalid HTTP method {method!r}")
             head = self._build_head(m, url, headers, params, ctype, sized or m in _BODY_METHODS)
             if not headers and not params:
@@ -400,13 +330,13 @@ class HttpClient(MethodShortcuts):
         data = head.prefix
         separate = None
         if head.sized:
-            n = len(payload) if payload is not None else 0
+            n = len(content) if content is not None else 0
             data += b"%d\r\n\r\n" % n
-            if payload:
+            if content:
                 if n <= _COALESCE_BODY:
-                    data += payload
+                    data += content
                 else:
-                    separate = payload
+                    separate = content
         prep = Prepared(head.pool, head.method, head.display, data, separate)
         if cache:
             per_method = self._prepared.get(method)
@@ -419,7 +349,7 @@ class HttpClient(MethodShortcuts):
 
     def _build_head(self, m: str, url: str, headers: Mapping[str, str] | None,
                     params: Mapping[str, str | int] | None, ctype: str | None,
-                    sized: bool) -> _Head:
+                    sized: bool) -> Head:
         t = self._target(url)
         target = t.target
         if params:
@@ -431,7 +361,7 @@ class HttpClient(MethodShortcuts):
         if headers:
             for k, v in headers.items():
                 v = str(v)
-                _check_header(k, v)
+                check_header(k, v)
                 hdrs[k.lower()] = (k, v)
         if ctype is not None:
             hdrs.setdefault("content-type", ("Content-Type", ctype))
@@ -445,38 +375,7 @@ class HttpClient(MethodShortcuts):
         lines.extend(f"{k}: {v}" for k, v in hdrs.values())
         lines.append("Content-Length: " if sized else "\r\n")
         display = t.display if target == t.target else f"{t.scheme}://{t.host_header}{target}"
-        return _Head(self._pool(t), m, display, "\r\n".join(lines).encode("utf-8"), sized)
-
-
-def _payload(body: bytes | str | None, json: Any) -> tuple[bytes | None, str | None]:
-    """The request body and the content type it implies (JSON only)."""
-    if json is not MISSING:
-        if body is not None:
-            raise ValueError("pass either body= or json=, not both")
-        return _encode_json(json).encode(), "application/json"
-    if body is None:
-        return None, None
-    if isinstance(body, str):
-        return body.encode("utf-8"), None
-    if isinstance(body, bytes | bytearray | memoryview):
-        return bytes(body), None
-    raise ValueError(f"body must be bytes or str, got {type(body).__name__}")
-
-
-class _Head:
-    """Request line and headers of one (method, URL, content type): complete,
-    or ending in ``Content-Length: `` when the request carries a length
-    (``sized``)."""
-
-    __slots__ = ("display", "method", "pool", "prefix", "sized")
-
-    def __init__(self, pool: Pool, method: str, display: str, prefix: bytes,
-                 sized: bool) -> None:
-        self.pool = pool
-        self.method = method
-        self.display = display
-        self.prefix = prefix
-        self.sized = sized
+        return Head(self._pool(t), m, display, "\r\n".join(lines).encode("utf-8"), sized)
 
 
 def _failure(prep: Prepared, started: float, error: str, detail: str, blocked: float,

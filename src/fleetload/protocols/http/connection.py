@@ -12,27 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Protocol
+from typing import Any
 
 import httptools
 
 from fleetload.protocols.http.errors import ErrorClass, classify
+from fleetload.protocols.http.prepared import PoolLike, Prepared
 from fleetload.protocols.http.response import Response, parse_head
-
-
-class PoolLike(Protocol):
-    """What a connection needs of the pool that owns it (the pool is
-    :class:`fleetload.protocols.http.pool.Pool`; a test may pass its own)."""
-
-    loop: asyncio.AbstractEventLoop
-    keep_alive: bool
-    read_timeout: float
-    idle: dict[Connection, None]
-    waiters: Any  # truthy while requests wait for a connection
-
-    def release(self, conn: Connection) -> None: ...
-
-    def discard(self, conn: Connection) -> None: ...
 
 _perf = time.perf_counter
 _new = object.__new__
@@ -43,24 +29,6 @@ _InvalidStateError = asyncio.InvalidStateError
 
 #: Timeouts at or above this use the ~100 ms sweeper; shorter ones a precise timer.
 PRECISE_TIMEOUT_BELOW = 1.0
-
-
-class Prepared:
-    """The encoded request: built once per (method, url) when the call has no
-    per-request headers/body/params, so repeated requests only reuse bytes."""
-
-    __slots__ = ("body", "data", "head", "idle", "method", "nbytes", "pool", "url")
-
-    def __init__(self, pool: PoolLike, method: str, url: str, data: bytes,
-                 body: bytes | None) -> None:
-        self.pool = pool
-        self.idle = pool.idle
-        self.method = method
-        self.url = url  # full URL without credentials
-        self.data = data  # request line + headers (+ small body)
-        self.body = body  # large body written separately, else None
-        self.head = method == "HEAD"
-        self.nbytes = len(data) + (len(body) if body is not None else 0)
 
 
 class _HeadReader:
