@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from fleetplane.launch import free_port as _free_port
-from tests.support.mosquitto import Broker, mosquitto, subscriber
+from tests.support.mosquitto import MOSQUITTO_SUB, Broker, mosquitto, subscriber
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -282,3 +282,27 @@ def test_two_workers_split_devices_and_commands(broker: Broker, tmp_path: Path) 
     for lo in (0, 10):  # each worker's probe and command stream
         assert f"as fl-{run_id}-probe-{lo} " in broker.log
         assert f"as fl-{run_id}-commander-{lo} " in broker.log
+
+
+def test_session_taken_over_counts_a_disconnect_and_reconnects(broker: Broker,
+                                                               tmp_path: Path) -> None:
+    """A second client with device 3's client id takes its session over:
+    Mosquitto 2.0.11 closes the device's connection (it sends no DISCONNECT,
+    not even to MQTT 5 clients), the device counts it by reason and reconnects
+    with backoff."""
+    proc = start(broker, tmp_path, "--agents", "5", "--duration", "5s", "--mqtt-version", "5",
+                 "--publish-interval", "0.5s")
+    assert proc.stderr is not None
+    first = proc.stderr.readline()  # "fleetload run <run-id>: ..."
+    run_id = first.split()[2].rstrip(":")
+    time.sleep(1.5)
+    thief = subprocess.run([MOSQUITTO_SUB, "-h", "127.0.0.1", "-p", str(broker.port), "-V",
+                            "mqttv5", "-i", f"fl-{run_id}-00003", "-t", "x", "-W", "1"],
+                           capture_output=True, text=True, timeout=10, check=False)
+    r = finish(proc, tmp_path)
+    assert r.code == 0, first + r.stderr[-3000:]
+    m = r.mqtt
+    assert m["disconnects"]["by_reason"] == {"closed by the broker": 1}
+    assert r.fleet["reconnects"] == 1
+    assert m["connects"]["ok"] == 6
+    assert thief.returncode in (0, 27)  # timed out waiting (27), or kicked out in turn
