@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -306,3 +307,25 @@ def test_session_taken_over_counts_a_disconnect_and_reconnects(broker: Broker,
     assert r.fleet["reconnects"] == 1
     assert m["connects"]["ok"] == 6
     assert thief.returncode in (0, 27)  # timed out waiting (27), or kicked out in turn
+
+
+def test_devices_spread_over_several_broker_addresses(tmp_path: Path) -> None:
+    """``--broker A,B``: device n connects to address n mod 2 (here two
+    listeners of one Mosquitto, which is how one generator gets past the
+    ephemeral port range of one loopback address and port)."""
+    second = _free_port()
+    with mosquitto(subdir(tmp_path, "broker"), extra=f"listener {second} 127.0.0.1\n") as broker:
+        urls = f"{broker.url},mqtt://127.0.0.1:{second}"
+        r = run(broker, tmp_path, "--broker", urls, "--agents", "10", "--duration", "2s",
+                "--publish-interval", "0.5s")
+        received = broker.sys_settled("publish/messages/received")
+        log = broker.log
+    assert r.code == 0, r.stderr[-3000:]
+    assert r.mqtt["connects"]["ok"] == 10
+    assert received == r.mqtt["publishes"]["sent"] > 0
+    listener = dict(re.findall(r"New connection from (127\.0\.0\.1:\d+) on port (\d+)", log))
+    client = {cid: listener[peer] for peer, cid in
+              re.findall(r"New client connected from (127\.0\.0\.1:\d+) as (\S+)", log)}
+    run_id = r.summary["run"]["id"] if r.summary else ""
+    for i in range(10):
+        assert client[f"fl-{run_id}-{i:05d}"] == str(broker.port if i % 2 == 0 else second)

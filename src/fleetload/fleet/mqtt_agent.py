@@ -78,10 +78,12 @@ class MqttAgent(Agent):
     async def open(self) -> None:
         mq = self.mq
         s = mq.settings
+        ep = s.endpoints[self.index % len(s.endpoints)]
         t0 = time.perf_counter()
         try:
-            conn, present = await open_connection(self, s.host, s.port,
-                                                  s.connect_options(self.hostname), tls=mq.tls,
+            conn, present = await open_connection(self, ep.host, ep.port,
+                                                  s.connect_options(self.hostname),
+                                                  tls=mq.tls if ep.tls else None,
                                                   timeout=s.connect_timeout)
         except Refused as exc:
             mq.stats.refused(exc.reason)
@@ -207,19 +209,24 @@ class _Probe:
 
 
 async def _probe(s: MqttSettings, client_id: str, mq: MqttShared) -> None:
-    """Connect once before the fleet starts: an unreachable broker or refused
-    credentials stop the run with one line instead of N reconnecting devices."""
-    try:
-        conn, _ = await open_connection(_Probe(), s.host, s.port, s.connect_options(client_id),
-                                        tls=mq.tls, timeout=s.connect_timeout)
-    except Refused as exc:
-        hint = "; check --username/--password" if exc.code in (4, 5, 0x86, 0x87) else ""
-        raise ConfigError(f"mqtt-fleet: the broker at {s.url} refused the connection: "
-                          f"{exc.reason}{hint}") from None
-    except (OSError, TimeoutError) as exc:
-        text = str(exc) or type(exc).__name__
-        raise ConfigError(f"mqtt-fleet: cannot connect to the broker at {s.url}: {text}") from None
-    conn.close()
+    """Connect once to each broker address before the fleet starts: an
+    unreachable broker or refused credentials stop the run with one line
+    instead of N reconnecting devices."""
+    for ep in s.endpoints:
+        try:
+            conn, _ = await open_connection(_Probe(), ep.host, ep.port,
+                                            s.connect_options(client_id),
+                                            tls=mq.tls if ep.tls else None,
+                                            timeout=s.connect_timeout)
+        except Refused as exc:
+            hint = "; check --username/--password" if exc.code in (4, 5, 0x86, 0x87) else ""
+            raise ConfigError(f"mqtt-fleet: the broker at {ep.url} refused the connection: "
+                              f"{exc.reason}{hint}") from None
+        except (OSError, TimeoutError) as exc:
+            text = str(exc) or type(exc).__name__
+            raise ConfigError(f"mqtt-fleet: cannot connect to the broker at {ep.url}: "
+                              f"{text}") from None
+        conn.close()
 
 
 @register
@@ -252,7 +259,8 @@ class MqttFleet(Fleet):
 
     def describe(self) -> str:
         s = settings_from(self.options_extra)
-        return (super().describe() + f"; broker {s.url}, MQTT {'5' if s.version == 5 else '3.1.1'}, "
+        brokers = ", ".join(e.url for e in s.endpoints)
+        return (super().describe() + f"; broker {brokers}, MQTT {'5' if s.version == 5 else '3.1.1'}, "
                 f"QoS {s.qos}, {s.payload_bytes} B payloads"
                 + (f", {s.command_rate:g} commands/s" if s.command_rate else ""))
 

@@ -20,7 +20,9 @@ from fleetload.fleet.mqtt_agent import MqttFleet, declare_metrics
 fleet_metrics.declare()
 declare_metrics()
 
-BROKER = param("broker", str, required=True, help="mqtt://HOST[:PORT] or mqtts://HOST[:PORT]")
+BROKER = param("broker", str, required=True,
+               help="mqtt://HOST[:PORT] or mqtts://HOST[:PORT]; several, comma-separated: "
+                    "device n uses address n mod their number")
 AGENTS = param("agents", int, default=1000, help="devices")
 DURATION = param("duration", Duration, default="0s", help="run length (0 = until Ctrl-C)")
 RAMP = param("ramp", Duration, default="0s", help="start devices over this time")

@@ -55,7 +55,8 @@ class Commander:
     async def connect(self) -> None:
         s = self.settings
         conn, _ = await open_connection(self, s.host, s.port, s.connect_options(self.client_id),
-                                        tls=s.ssl_context(), timeout=s.connect_timeout)
+                                        tls=s.ssl_context() if s.tls else None,
+                                        timeout=s.connect_timeout)
         try:
             codes = await conn.subscribe([(f"{s.topic_prefix}/+/reply", s.command_qos)],
                                          timeout=s.connect_timeout)

@@ -18,11 +18,23 @@ VERSIONS = {"3.1.1": 4, "311": 4, "4": 4, "5": 5, "5.0": 5}
 
 
 @dataclass(frozen=True, slots=True)
-class MqttSettings:
+class Endpoint:
+    """One broker address: ``mqtt(s)://HOST:PORT``."""
+
     url: str
+    tls: bool
+    host: str
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
+class MqttSettings:
+    url: str  # the first endpoint's (the command stream and messages use it)
     host: str
     port: int
     tls: bool
+    endpoints: tuple[Endpoint, ...] = ()
+    """Every ``--broker`` address; device n connects to endpoint n mod their number."""
     tls_insecure: bool = False
     ca_file: str | None = None
     version: int = 4
@@ -46,7 +58,8 @@ class MqttSettings:
             username=self.username, password=self.password)
 
     def ssl_context(self) -> ssl.SSLContext | None:
-        if not self.tls:
+        """The context of the ``mqtts://`` endpoints (None when there are none)."""
+        if not any(e.tls for e in self.endpoints) and not self.tls:
             return None
         ctx = ssl.create_default_context(cafile=self.ca_file)
         if self.tls_insecure:
@@ -76,7 +89,11 @@ def settings_from(options: Mapping[str, Any]) -> MqttSettings:
     url = options.get("broker")
     if not url:
         raise ConfigError("mqtt-fleet needs --broker mqtt://HOST:PORT (or mqtts://HOST:PORT)")
-    tls, host, port = parse_broker(str(url))
+    endpoints = tuple(Endpoint(u, *parse_broker(u))
+                      for u in (part.strip() for part in str(url).split(",")) if u)
+    if not endpoints:
+        raise ConfigError(f"--broker {url!r}: expected mqtt://HOST[:PORT] or mqtts://HOST[:PORT]")
+    first = endpoints[0]
     version = VERSIONS.get(str(options.get("mqtt_version", "3.1.1")))
     if version is None:
         raise ConfigError(f"--mqtt-version must be 3.1.1 or 5, got {options.get('mqtt_version')!r}")
@@ -84,7 +101,7 @@ def settings_from(options: Mapping[str, Any]) -> MqttSettings:
     if session not in ("clean", "persistent"):
         raise ConfigError(f"--session must be clean or persistent, got {session!r}")
     s = MqttSettings(
-        url=str(url), host=host, port=port, tls=tls,
+        url=first.url, host=first.host, port=first.port, tls=first.tls, endpoints=endpoints,
         tls_insecure=bool(options.get("tls_insecure", False)),
         ca_file=options.get("ca_file") or None, version=version,
         keepalive=int(options.get("keepalive", 60)), clean=session == "clean",
