@@ -16,7 +16,12 @@ _NODE = {"num_cpus": 1, "object_store_memory": 80 * 1024 * 1024}
 def cluster() -> Iterator[Any]:
     from ray.cluster_utils import Cluster
 
-    c = Cluster(initialize_head=True, head_node_args=dict(_NODE))
+    from fleetplane.launch import free_port
+
+    client_port = free_port()
+    c = Cluster(initialize_head=True,
+                head_node_args=dict(_NODE, ray_client_server_port=client_port))
+    c.client_address = f"ray://127.0.0.1:{client_port}"  # the Ray client's way in
     try:
         for _ in range(NODES - 1):
             c.add_node(**_NODE)

@@ -59,9 +59,10 @@ def meta(tmp: Path) -> dict[str, Any]:
 
 
 def test_open_loop_run_merges_every_node_exactly(cluster: Any, tmp_path: Path) -> None:
+    # Through the CLI and the Ray client (ray://), as from a machine outside the cluster.
     with nginx_server(tmp_path, LOCATIONS, access_log=True) as url:
         r = run_cli("run", str(SCRIPT), "-e", f"TARGET={url}", "-e", "RATE=30", "-e", "DUR=2s",
-                    "--cluster", cluster.address, "--workers", "2", "--max-lag", "1s",
+                    "--cluster", cluster.client_address, "--workers", "2", "--max-lag", "1s",
                     "--out", str(tmp_path / "run"), "--quiet")
     assert r.code == 0, r.stdout + r.stderr
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
