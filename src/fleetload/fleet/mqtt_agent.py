@@ -246,7 +246,11 @@ class MqttFleet(Fleet):
 
     def validate(self) -> list[str]:
         problems = super().validate()
-        settings_from(self.options_extra)  # raises on bad MQTT settings
+        if self.options_extra.get("broker"):  # without it: found at the start
+            try:
+                settings_from(self.options_extra)
+            except ConfigError as exc:
+                problems.append(str(exc))
         return problems
 
     def options(self) -> dict[str, Any]:
@@ -258,6 +262,8 @@ class MqttFleet(Fleet):
         return out
 
     def describe(self) -> str:
+        if not self.options_extra.get("broker"):
+            return super().describe()
         s = settings_from(self.options_extra)
         brokers = ", ".join(e.url for e in s.endpoints)
         return (super().describe() + f"; broker {brokers}, MQTT {'5' if s.version == 5 else '3.1.1'}, "
