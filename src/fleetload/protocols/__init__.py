@@ -1,1 +1,3 @@
-"""Protocol clients used by load scripts (HTTP/1.1 today)."""
+"""Talking to servers: HTTP/1.1 (``http``), ACME (``acme``), MQTT (``mqtt``)."""
+
+__all__ = ["acme", "http", "mqtt"]
