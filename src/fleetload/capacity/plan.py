@@ -105,14 +105,9 @@ def parse_fraction_or_duration(text: str, validity: float) -> tuple[float, str]:
 
 
 def parse_span(text: str, *, what: str) -> float:
-    """A duration that may be in days (``47d``, ``1d12h``), which the run-time
-    duration grammar lacks: certificate lifetimes are counted in days."""
-    raw = text.strip()
-    days = 0.0
-    head, sep, rest = raw.partition("d")
-    if sep and re_number(head):
-        days, raw = float(head), rest
-    seconds = days * DAY + (parse_duration(raw, what=what) if raw else 0.0)
+    """A positive duration; days (``47d``, ``1d12h``) are part of the shared
+    duration grammar, since certificate lifetimes are counted in days."""
+    seconds = parse_duration(text.strip(), what=what)
     if seconds <= 0:
         raise ConfigError(f"{what} must be greater than 0, got {text!r}")
     return seconds
