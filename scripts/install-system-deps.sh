@@ -15,6 +15,7 @@ declare -A want=(
   [pebble]=/usr/bin/pebble
   [caddy]=/usr/bin/caddy
   [mosquitto]=/usr/sbin/mosquitto
+  [mosquitto-clients]=/usr/bin/mosquitto_sub
   [prometheus]=/usr/bin/prometheus
   [nodejs]=/usr/bin/node
   [chromium]=/usr/bin/chromium
