@@ -4,9 +4,11 @@
   run for a second against the reference target (seeded with the certctl
   fixture);
 * any other Python block is executed as it stands;
-* every ``fleetload ...`` command line in a shell block names a real
-  subcommand, and every ``--flag`` it uses is one that command (or the pack
-  it runs) documents in its ``--help``.
+* every ``fleetload ...`` command line in a shell block (continuation lines
+  joined, also after ``--`` or ``VAR=value`` prefixes) names a real
+  subcommand and, for ``run``/``ceiling``/``init``, a real pack or a script
+  file, and every ``--flag`` (and ``-x`` short flag) it uses is one that
+  command (or the pack it runs) documents in its ``--help``.
 
 A block that is only a fragment (it shows part of something, or needs a
 server that is not here) is marked with ``<!-- fragment: why -->`` on the
@@ -16,6 +18,7 @@ line before its fence; such blocks are listed but not run.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import shlex
@@ -24,6 +27,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -76,9 +80,47 @@ ALL = blocks()
 SCRIPTS = [b for b in ALL if b.lang == "python" and not b.fragment
            and ("@scenario" in b.text or re.search(r"^scenarios\s*=", b.text, re.M))]
 PYTHON = [b for b in ALL if b.lang == "python" and not b.fragment and b not in SCRIPTS]
+_SHELL_END = {"|", "||", "&&", ";", "&", ">", ">>", "2>", "2>&1", "<"}
+
+
+def _logical_lines(text: str) -> list[str]:
+    """The block's lines with ``\\`` continuations joined and ``# comments`` cut."""
+    out: list[str] = []
+    pending = ""
+    for raw in text.splitlines():
+        line = raw.split(" #", 1)[0].rstrip()
+        if line.lstrip().startswith("#"):
+            line = ""
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        out.append(pending + line)
+        pending = ""
+    if pending:
+        out.append(pending)
+    return out
+
+
+def _fleetload_argv(line: str) -> list[str] | None:
+    """The words after ``fleetload`` when the line runs it (at the start, after
+    ``VAR=value`` prefixes or after a ``--``), up to a pipe or redirection."""
+    try:
+        words = shlex.split(line.lstrip().removeprefix("$ "))
+    except ValueError:
+        return None
+    for i, w in enumerate(words):
+        if w != "fleetload":
+            continue
+        prefix = words[:i]
+        if all("=" in x and not x.startswith("-") for x in prefix) or prefix[-1:] == ["--"]:
+            rest = words[i + 1:]
+            end = next((k for k, x in enumerate(rest) if x in _SHELL_END), len(rest))
+            return rest[:end]
+    return None
+
+
 COMMANDS = [(b, line) for b in ALL if b.lang in SHELL and not b.fragment
-            for line in b.text.splitlines()
-            if line.lstrip("$ ").startswith("fleetload ")]
+            for line in _logical_lines(b.text) if _fleetload_argv(line) is not None]
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +139,23 @@ def test_script_blocks_run(block: Block, target: RunningTarget, tmp_path: Path) 
                 "--allow-inconclusive", "-e", f"TOKEN={target.api_key}", timeout=120)
     # exit 99 (a threshold failed in one second) still means the script ran
     assert r.code in (0, 99), f"{block.id}: {r.stderr[-1500:]}"
-    assert (tmp_path / "run" / "summary.json").exists()
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))
+    scenarios = summary["scenarios"]
+    # ... did something, and without raising: an exception is a broken example
+    done = sum(sc["iterations"] + _fleet_work(sc.get("fleet")) for sc in scenarios.values())
+    assert done > 0, f"{block.id}: no iteration ran, no agent registered"
+    raised = {name: sc["failures"]["iteration_errors"] or (sc.get("fleet") or {}).get("errors")
+              for name, sc in scenarios.items()}
+    assert not any(raised.values()), f"{block.id}: the script raised: {raised}"
+
+
+def _fleet_work(fleet: dict[str, Any] | None) -> int:
+    """Registrations and heartbeats a fleet scenario got through (its hooks ran)."""
+    if not fleet:
+        return 0
+    regs = fleet["registrations"]
+    assert not regs["failed"], f"registrations failed: {fleet['errors']}"
+    return int(regs["active"] + regs["pending"] + fleet["heartbeats"]["sent"])
 
 
 @pytest.mark.parametrize("block", PYTHON, ids=lambda b: b.id)
@@ -126,24 +184,35 @@ def _command_words(argv: list[str]) -> list[str]:
         words.append(argv[1])
     if argv[0] in ("run", "ceiling", "init") and len(argv) > 1 and not argv[1].startswith("-") \
             and "/" not in argv[1] and not argv[1].endswith(".py"):
-        words.append(argv[1])  # a pack: its parameters are in its --help
+        # a pack: its parameters are in its --help. `run NAME --help` shows the
+        # plain run help for any NAME, so the name is checked against the list.
+        assert argv[1] in packs() or argv[1] in ("SCRIPT", "PACK", "SCRIPT_OR_PACK"), \
+            f"no pack {argv[1]!r} (fleetload init --list: {', '.join(sorted(packs()))})"
+        if argv[1] in packs():
+            words.append(argv[1])
     return words
+
+
+@functools.cache
+def packs() -> frozenset[str]:
+    r = run_cli("init", "--list")
+    assert r.code == 0, r.stderr
+    return frozenset(line.split()[0] for line in r.stdout.splitlines() if line.strip())
 
 
 @pytest.mark.parametrize("item", COMMANDS, ids=lambda it: f"{it[0].id}:{it[1][:40]}")
 def test_command_lines_use_real_flags(item: tuple[Block, str]) -> None:
     block, line = item
-    text = line.lstrip("$ ").split(" #", 1)[0].rstrip("\\").strip()
-    try:
-        argv = shlex.split(text)[1:]
-    except ValueError as exc:
-        pytest.fail(f"{block.id}: cannot parse {line!r}: {exc}")
+    argv = _fleetload_argv(line)
+    assert argv is not None
     if not argv or argv[0] in ("-h", "--help", "-V", "--version"):
         return
     words = _command_words(argv)
     helptext = help_text(*words)
     for arg in argv[len(words):]:
-        if not arg.startswith("--"):
+        if arg == "--":
+            break
+        if not (arg.startswith("--") or re.fullmatch(r"-[A-Za-z]", arg)):
             continue
         flag = arg.split("=", 1)[0]
         assert re.search(rf"(^|[\s,/\[]){re.escape(flag)}([\s,=\[/]|$)", helptext, re.M), \
