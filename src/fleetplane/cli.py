@@ -131,11 +131,13 @@ def target(
 
 @click.command("seed")
 @click.option("--db", "db_url", default=None, metavar="URL", help="Database to seed directly.")
-@click.option("--target-url", default=None, metavar="URL", help="Seed through a running target's REST API instead.")
-@click.option("--api-key", default=DEV_API_KEY, show_default=True, envvar="FLEETPLANE_API_KEY")
+@click.option("--target", "--target-url", "target_url", default=None, metavar="URL",
+              help="Seed through a running target's REST API instead.")
+@click.option("--token", "--api-key", "api_key", default=DEV_API_KEY, show_default=True,
+              envvar="FLEETPLANE_API_KEY", help="API token for --target.")
 @click.option("--certs", default=10_000, show_default=True, type=click.IntRange(0))
 @click.option("--agents", default=5_000, show_default=True, type=click.IntRange(0))
-@click.option("--insecure", is_flag=True, help="Skip TLS verification for --target-url.")
+@click.option("--insecure", is_flag=True, help="Skip TLS verification for --target.")
 def seed(
     db_url: str | None, target_url: str | None, api_key: str, certs: int, agents: int, insecure: bool
 ) -> None:
@@ -144,7 +146,7 @@ def seed(
     from fleetplane.seed_api import seed_via_api
 
     if db_url and target_url:
-        raise click.BadParameter("give --db or --target-url, not both")
+        raise click.BadParameter("give --db or --target, not both")
     if target_url:
         result = seed_via_api(target_url, api_key, certs=certs, agents=agents, verify_tls=not insecure)
     else:

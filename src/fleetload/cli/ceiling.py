@@ -19,6 +19,7 @@ from fleetload.script.options import Overrides
 from fleetload.script.recipe import PlanRecipe
 from fleetload.script.schedule_flags import rate_shares
 
+from .config_precedence import build_with_file_defaults
 from .errors import handle_errors
 from .run import check_exclusive, parse_env, parse_params, resolve_script
 from .script_help import ScriptCommand
@@ -149,9 +150,11 @@ def ceiling_cmd(ctx: click.Context, script: str, slos: tuple[str, ...], from_rat
     overrides = Overrides(target=target, token=token, insecure=insecure, ca_file=ca_file,
                           env=parse_env(env_pairs), params=params, max_in_flight=max_in_flight,
                           duration=warm + window)
-    recipe = PlanRecipe(overrides, script=resolve_script(script))
-    plan = recipe.build()
-    for note in [*plan.notes, *stepped_scenarios_note(plan.scenarios, script)]:
+    path = resolve_script(script)
+    built = build_with_file_defaults(ctx, overrides, lambda o: PlanRecipe(o, script=path),
+                                     script=True)
+    recipe, plan = built.recipe, built.plan
+    for note in [*plan.notes, *built.notes, *stepped_scenarios_note(plan.scenarios, script)]:
         click.echo(note, err=True)
     gate = None
     if not no_cooldown:

@@ -9,12 +9,15 @@ still runs everything but ``fleetload target``/``seed``/``demo``.
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import Any
 
 import click
 
 from fleetload._version import __version__
-from fleetload.errors import ExitCode
+from fleetload.errors import ExitCode, FleetloadError
+
+from .config_file import add_envvars, load_file_defaults
 
 # name -> (module, attribute, extra needed beyond the core install or None)
 COMMANDS: dict[str, tuple[str, str, str | None]] = {
@@ -32,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str, str | None]] = {
     "baseline": ("fleetload.cli.baseline", "baseline_cmd", None),
     "compare": ("fleetload.cli.compare", "compare_cmd", None),
     "completion": ("fleetload.cli.completion", "completion_cmd", None),
+    "config": ("fleetload.cli.config_show", "config_cmd", None),
 }
 
 
@@ -45,7 +49,7 @@ class LazyGroup(click.Group):
             return None
         module, attr, _ = spec
         command: click.Command = getattr(importlib.import_module(module), attr)
-        return command
+        return add_envvars(command)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -73,8 +77,20 @@ def extra_for(module: str) -> str | None:
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", "-V", prog_name="fleetload")
-def cli() -> None:
-    """Load testing and capacity planning for fleet control planes."""
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Load testing and capacity planning for fleet control planes.
+
+    Every option can also come from a FLEETLOAD_<OPTION> environment variable
+    or from ./fleetload.toml (docs/configuration.md); flags win over both.
+    """
+    try:
+        defaults = load_file_defaults(Path.cwd(), lambda name: cli.get_command(ctx, name))
+    except FleetloadError as exc:
+        click.echo(f"fleetload: error: {exc}", err=True)
+        ctx.exit(int(exc.exit_code))
+    ctx.default_map = defaults.default_map
+    ctx.meta["fleetload.file_defaults"] = defaults
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from fleetload.script.oneliner import OneLiner, parse_header
 from fleetload.script.options import Overrides
 from fleetload.script.recipe import PlanRecipe
 
+from .config_precedence import build_with_file_defaults, from_file
 from .errors import handle_errors
 from .script_help import ScriptCommand
 
@@ -78,8 +79,10 @@ def parse_params(args: list[str]) -> dict[str, str | list[str]]:
 
 
 def explicit(ctx: click.Context, name: str) -> bool:
-    """Whether the user gave the option (not its default)."""
-    return ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT)
+    """Whether the user gave the option, by flag or environment variable (not
+    its default, nor a fleetload.toml value, which is only a default)."""
+    return ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE,
+                                              ParameterSource.ENVIRONMENT)
 
 
 def check_exclusive(ctx: click.Context, pairs: tuple[tuple[str, str, str], ...]) -> None:
@@ -183,6 +186,10 @@ def run_cmd(ctx: click.Context, script: str | None, url: str | None, method: str
     target, 130 interrupted, 1 internal error.
     """
     params = parse_params(list(ctx.args))
+    if script:
+        # fleetload.toml's one-liner settings are defaults for one-liners only.
+        url, method, body = (None if from_file(ctx, name) else value
+                             for name, value in (("url", url), ("method", method), ("body", body)))
     if url and params:
         raise ConfigError(f"unknown option(s) for a one-liner: "
                           f"{', '.join('--' + p.replace('_', '-') for p in params)}")
@@ -219,14 +226,20 @@ def run_cmd(ctx: click.Context, script: str | None, url: str | None, method: str
         params=params,
     )
     if url:
-        recipe = PlanRecipe(overrides, oneliner=OneLiner(url=url, method=method or "GET",
-                                                         body=body))
+        oneliner = OneLiner(url=url, method=method or "GET", body=body)
+
+        def make_recipe(o: Overrides) -> PlanRecipe:
+            return PlanRecipe(o, oneliner=oneliner)
     else:
-        recipe = PlanRecipe(overrides, script=resolve_script(str(script)))
+        path = resolve_script(str(script))
+
+        def make_recipe(o: Overrides) -> PlanRecipe:
+            return PlanRecipe(o, script=path)
     # Built once here so bad input is exit 2 before anything starts, and the
     # notes on how the flags applied print once (the run builds it again).
-    plan = recipe.build()
-    for note in plan.notes:
+    built = build_with_file_defaults(ctx, overrides, make_recipe, script=not url)
+    recipe, plan = built.recipe, built.plan
+    for note in (*plan.notes, *built.notes):
         click.echo(note, err=True)
     if explicit(ctx, "max_lag") and not any(s.executor.open_loop for s in plan.scenarios):
         raise ConfigError(f"--max-lag bounds the iteration lag of open-loop (arrival-rate) "
