@@ -22,8 +22,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from fleetload.metrics.histogram import Binned  # noqa: E402
-from fleetload.metrics.snapshot import IntervalSnapshot, merge_snapshots  # noqa: E402
+from fleetload.metrics.histogram import Binned
+from fleetload.metrics.snapshot import IntervalSnapshot, merge_snapshots
 
 
 def pairwise(a: Binned, b: Binned) -> Binned:
