@@ -107,6 +107,17 @@ def test_results_dir_from_file_then_environment_then_flag(stub: StubServer,
     assert stub.stats()["/ok"] == 9
 
 
+def test_a_script_that_requires_a_target_takes_the_files(stub: StubServer,
+                                                         tmp_path: Path) -> None:
+    script = tmp_path / "needs.py"
+    script.write_text(SCRIPT.format(options='from fleetload import param\n'
+                                            'TARGET = param("target", str, required=True)'))
+    _config(tmp_path, f'[run]\ntarget = "{stub.url}"\n')
+    r = _run(tmp_path, str(script))
+    assert r.code == 0, r.stdout + r.stderr
+    assert stub.stats()["/ok"] == 3
+
+
 def test_pyproject_tool_section_is_read(stub: StubServer, tmp_path: Path) -> None:
     _config(tmp_path, f'[project]\nname = "x"\n[tool.fleetload.run]\ntarget = "{stub.url}"\n',
             name="pyproject.toml")

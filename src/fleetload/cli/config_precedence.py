@@ -12,6 +12,7 @@ import click
 from click.core import ParameterSource
 
 from fleetload.engine.plan import Plan
+from fleetload.errors import FleetloadError
 from fleetload.script.options import Overrides
 from fleetload.script.recipe import PlanRecipe
 
@@ -59,14 +60,24 @@ def build_with_file_defaults(ctx: click.Context, overrides: Overrides,
         cleared["headers"] = ()
     strong = replace(overrides, **cleared) if cleared else overrides
     recipe = make_recipe(strong)
-    plan = recipe.build()
-    fill: dict[str, Any] = {name: value for name, value in weak.items()
-                            if getattr(plan.client, name) in (None, False)}
-    if weak_headers:
-        script_names = {name.lower() for name in plan.client.headers}
-        kept = tuple(h for h in weak_headers if h[0].lower() not in script_names)
-        if kept:
-            fill["headers"] = kept
+    try:
+        plan = recipe.build()
+    except FleetloadError:
+        if not weak and not weak_headers:
+            raise
+        # A script that cannot be built without them (it requires a target,
+        # say) sets none of them itself: the file's values all apply.
+        fill: dict[str, Any] = dict(weak)
+        if weak_headers:
+            fill["headers"] = weak_headers
+    else:
+        fill = {name: value for name, value in weak.items()
+                if getattr(plan.client, name) in (None, False)}
+        if weak_headers:
+            script_names = {name.lower() for name in plan.client.headers}
+            kept = tuple(h for h in weak_headers if h[0].lower() not in script_names)
+            if kept:
+                fill["headers"] = kept
     if fill:
         recipe = make_recipe(replace(strong, **fill))
         plan = recipe.build()
