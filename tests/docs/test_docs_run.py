@@ -5,10 +5,11 @@
   fixture);
 * any other Python block is executed as it stands;
 * every ``fleetload ...`` command line in a shell block (continuation lines
-  joined, also after ``--`` or ``VAR=value`` prefixes) names a real
-  subcommand and, for ``run``/``ceiling``/``init``, a real pack or a script
-  file, and every ``--flag`` (and ``-x`` short flag) it uses is one that
-  command (or the pack it runs) documents in its ``--help``.
+  joined, also after ``--`` or ``VAR=value`` prefixes, and ``python -m
+  fleetload``) names a real subcommand and, for ``run``/``ceiling``/``init``,
+  a real pack or a script file, and every ``--flag`` (and ``-x`` short flag)
+  it uses is one that command (or the pack it runs) documents in its
+  ``--help``; ``python -m fleetplane ...`` lines (the reference target) alike.
 
 A block that is only a fragment (it shows part of something, or needs a
 server that is not here) is marked with ``<!-- fragment: why -->`` on the
@@ -101,26 +102,28 @@ def _logical_lines(text: str) -> list[str]:
     return out
 
 
-def _fleetload_argv(line: str) -> list[str] | None:
-    """The words after ``fleetload`` when the line runs it (at the start, after
-    ``VAR=value`` prefixes or after a ``--``), up to a pipe or redirection."""
+def _invocation(line: str) -> tuple[str, list[str]] | None:
+    """``(program, words after it)`` when the line runs ``fleetload`` (at the
+    start, after ``VAR=value`` prefixes or after a ``--``) or ``python -m
+    fleetload|fleetplane``, up to a pipe or redirection."""
     try:
         words = shlex.split(line.lstrip().removeprefix("$ "))
     except ValueError:
         return None
     for i, w in enumerate(words):
-        if w != "fleetload":
-            continue
         prefix = words[:i]
-        if all("=" in x and not x.startswith("-") for x in prefix) or prefix[-1:] == ["--"]:
+        command = w == "fleetload" and (
+            prefix[-1:] == ["--"] or all("=" in x and not x.startswith("-") for x in prefix))
+        module = w in ("fleetload", "fleetplane") and prefix[-1:] == ["-m"]
+        if command or module:
             rest = words[i + 1:]
             end = next((k for k, x in enumerate(rest) if x in _SHELL_END), len(rest))
-            return rest[:end]
+            return w, rest[:end]
     return None
 
 
 COMMANDS = [(b, line) for b in ALL if b.lang in SHELL and not b.fragment
-            for line in _logical_lines(b.text) if _fleetload_argv(line) is not None]
+            for line in _logical_lines(b.text) if _invocation(line) is not None]
 
 
 @pytest.fixture(scope="module")
@@ -167,20 +170,24 @@ def test_python_blocks_run(block: Block, tmp_path: Path) -> None:
 
 
 @functools.cache
-def help_text(*words: str) -> str:
-    r = run_cli(*words, "--help")
-    assert r.code == 0, f"fleetload {' '.join(words)} --help: {r.stderr[-500:]}"
-    return r.stdout
+def help_text(program: str, *words: str) -> str:
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    p = subprocess.run([sys.executable, "-m", program, *words, "--help"], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=120, check=False)
+    assert p.returncode == 0, f"{program} {' '.join(words)} --help: {p.stderr[-500:]}"
+    return p.stdout
 
 
-def _command_words(argv: list[str]) -> list[str]:
+def _command_words(program: str, argv: list[str]) -> list[str]:
     """The subcommand path (``baseline record``) and, for run/ceiling, the pack."""
     words = [argv[0]]
-    top = help_text()
+    top = help_text(program)
     assert f"  {argv[0]} " in top or top.rstrip().endswith(f"  {argv[0]}"), \
-        f"no subcommand {argv[0]!r}"
+        f"{program} has no subcommand {argv[0]!r}"
+    if program != "fleetload":
+        return words
     if argv[0] in ("baseline", "runs") and len(argv) > 1 and not argv[1].startswith("-") \
-            and f"  {argv[1]} " in help_text(argv[0]):
+            and f"  {argv[1]} " in help_text(program, argv[0]):
         words.append(argv[1])
     if argv[0] in ("run", "ceiling", "init") and len(argv) > 1 and not argv[1].startswith("-") \
             and "/" not in argv[1] and not argv[1].endswith(".py"):
@@ -203,12 +210,13 @@ def packs() -> frozenset[str]:
 @pytest.mark.parametrize("item", COMMANDS, ids=lambda it: f"{it[0].id}:{it[1][:40]}")
 def test_command_lines_use_real_flags(item: tuple[Block, str]) -> None:
     block, line = item
-    argv = _fleetload_argv(line)
-    assert argv is not None
+    found = _invocation(line)
+    assert found is not None
+    program, argv = found
     if not argv or argv[0] in ("-h", "--help", "-V", "--version"):
         return
-    words = _command_words(argv)
-    helptext = help_text(*words)
+    words = _command_words(program, argv)
+    helptext = help_text(program, *words)
     for arg in argv[len(words):]:
         if arg == "--":
             break
@@ -216,7 +224,7 @@ def test_command_lines_use_real_flags(item: tuple[Block, str]) -> None:
             continue
         flag = arg.split("=", 1)[0]
         assert re.search(rf"(^|[\s,/\[]){re.escape(flag)}([\s,=\[/]|$)", helptext, re.M), \
-            f"{block.id}: 'fleetload {' '.join(words)}' has no {flag} ({line.strip()})"
+            f"{block.id}: '{program} {' '.join(words)}' has no {flag} ({line.strip()})"
 
 
 def test_fragments_say_why() -> None:
