@@ -189,6 +189,13 @@ def test_an_unknown_key_in_pyproject_names_the_tool_section(tmp_path: Path) -> N
         "not an option of 'fleetload ceiling'")
 
 
+def test_a_value_the_option_refuses_is_one_line_exit_2(tmp_path: Path) -> None:
+    _config(tmp_path, '[export]\nformat = "xml"\n')
+    assert _one_error(run_cli("runs", cwd=tmp_path)) == (
+        "fleetload: error: fleetload.toml [export]: key 'format': "
+        "'xml' is not one of 'csv', 'ndjson'.")
+
+
 def test_invalid_toml_is_one_line_exit_2(tmp_path: Path) -> None:
     _config(tmp_path, "[run\n")
     line = _one_error(run_cli("runs", cwd=tmp_path))

@@ -132,6 +132,10 @@ def _command_map(defaults: FileDefaults, where: tuple[str, ...], command: click.
         if option.name in out:
             raise ConfigError(f"{label}: key {key!r} sets --{option_name(option)} a second time")
         out[option.name] = _as_click_value(option, value, label, key)
+        try:
+            option.type_cast_value(click.Context(command), out[option.name])
+        except click.BadParameter as exc:
+            raise ConfigError(f"{label}: key {key!r}: {exc.message}") from None
     return out
 
 
