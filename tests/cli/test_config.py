@@ -230,6 +230,20 @@ def test_config_show_names_each_source_and_masks_secrets(tmp_path: Path) -> None
     assert "adm1n" not in r.stdout and "envadm" not in r.stdout
 
 
+def test_config_show_without_a_command_lists_every_command(tmp_path: Path) -> None:
+    r = run_cli("config", "show", cwd=tmp_path)
+    assert r.code == 0, r.stderr
+    headings = [line for line in r.stdout.splitlines() if line.startswith("fleetload ")]
+    for name in ("run", "ceiling", "cleanup", "seed", "baseline record", "compare"):
+        assert f"fleetload {name}" in headings
+    assert "  --auth-secret" in r.stdout and "fleetload-dev-key" not in r.stdout
+
+
+def test_config_show_of_an_unknown_command_is_exit_2(tmp_path: Path) -> None:
+    r = run_cli("config", "show", "rnu", cwd=tmp_path)
+    assert r.code == 2 and "no such command 'rnu'" in r.stderr
+
+
 def test_help_shows_the_variable(tmp_path: Path) -> None:
     r = run_cli("ceiling", "--help", cwd=tmp_path)
     assert r.code == 0
