@@ -18,6 +18,7 @@ line before its fence; such blocks are listed but not run.
 
 from __future__ import annotations
 
+import configparser
 import functools
 import json
 import os
@@ -225,6 +226,24 @@ def test_command_lines_use_real_flags(item: tuple[Block, str]) -> None:
         flag = arg.split("=", 1)[0]
         assert re.search(rf"(^|[\s,/\[]){re.escape(flag)}([\s,=\[/]|$)", helptext, re.M), \
             f"{block.id}: '{program} {' '.join(words)}' has no {flag} ({line.strip()})"
+
+
+DATA = [b for b in ALL if b.lang in ("json", "yaml", "ini") and not b.fragment]
+
+
+@pytest.mark.parametrize("block", DATA, ids=lambda b: b.id)
+def test_data_blocks_parse(block: Block) -> None:
+    """A JSON, YAML or INI example is one a reader can paste: it parses."""
+    try:
+        if block.lang == "json":
+            json.loads(block.text)
+        elif block.lang == "ini":
+            configparser.ConfigParser(interpolation=None).read_string(block.text)
+        else:
+            yaml = pytest.importorskip("yaml")
+            yaml.safe_load(block.text)
+    except Exception as exc:  # any parse error is the finding
+        pytest.fail(f"{block.id}: not valid {block.lang}: {exc}")
 
 
 def test_fragments_say_why() -> None:
