@@ -86,10 +86,15 @@ _SHELL_END = {"|", "||", "&&", ";", "&", ">", ">>", "2>", "2>&1", "<"}
 
 
 def _logical_lines(text: str) -> list[str]:
-    """The block's lines with ``\\`` continuations joined and ``# comments`` cut."""
+    """The block's command lines with ``\\`` continuations joined and ``# comments``
+    cut; in a transcript (lines with a ``$ `` prompt) only the prompted lines."""
+    lines = text.splitlines()
+    if any(line.startswith("$ ") for line in lines):
+        lines = [line for k, line in enumerate(lines) if line.startswith("$ ")
+                 or (k > 0 and lines[k - 1].endswith("\\"))]
     out: list[str] = []
     pending = ""
-    for raw in text.splitlines():
+    for raw in lines:
         line = raw.split(" #", 1)[0].rstrip()
         if line.lstrip().startswith("#"):
             line = ""
