@@ -35,6 +35,14 @@ async def auth(vu: VU) -> None:
     check(r, {{"token": lambda r: r.text == "Bearer {expect}"}})
 """
 
+STEPPED_SCRIPT = """
+from fleetload import VU, ConstantArrivalRate, scenario
+options = {"target": "URL"}
+@scenario(ConstantArrivalRate(rate=5, duration="1s"))
+async def ok(vu: VU) -> None:
+    await vu.http.get("/ok")
+"""
+
 
 def _script(tmp_path: Path, target: str | None = None) -> str:
     options = f'options = {{"target": "{target}"}}' if target else ""
@@ -116,6 +124,19 @@ def test_a_script_that_requires_a_target_takes_the_files(stub: StubServer,
     r = _run(tmp_path, str(script))
     assert r.code == 0, r.stdout + r.stderr
     assert stub.stats()["/ok"] == 3
+
+
+def test_ceiling_takes_its_slo_from_the_file_but_keeps_the_scripts_target(
+        stub: StubServer, tmp_path: Path) -> None:
+    script = tmp_path / "steps.py"
+    script.write_text(STEPPED_SCRIPT.replace("URL", stub.url))
+    _config(tmp_path, f'[ceiling]\ntarget = "{NOWHERE}"\nslo = ["p(99)<1000"]\n'
+                      'step-duration = "1s"\nwarmup = "0s"\nno-cooldown = true\n')
+    r = run_cli("ceiling", str(script), "--from", "5", "--to", "6", "--max-steps", "2",
+                "--out", str(tmp_path / "ceiling"), cwd=tmp_path, timeout=60)
+    assert r.code == 0, r.stdout + r.stderr
+    assert "the search stopped because it reached --to 6/s" in r.stdout
+    assert stub.stats()["/ok"] == 11
 
 
 def test_pyproject_tool_section_is_read(stub: StubServer, tmp_path: Path) -> None:
