@@ -26,6 +26,7 @@ import re
 import shlex
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -231,6 +232,22 @@ def test_command_lines_use_real_flags(item: tuple[Block, str]) -> None:
         flag = arg.split("=", 1)[0]
         assert re.search(rf"(^|[\s,/\[]){re.escape(flag)}([\s,=\[/]|$)", helptext, re.M), \
             f"{block.id}: '{program} {' '.join(words)}' has no {flag} ({line.strip()})"
+
+
+_EXTRAS = re.compile(r"(?:fleetload|\.)\[([\w,-]+)\]")
+INSTALLS = [(b, line) for b in ALL if b.lang in SHELL and not b.fragment
+            for line in _logical_lines(b.text) if re.search(r"\bpipx? install\b", line)
+            and _EXTRAS.search(line)]
+
+
+@pytest.mark.parametrize("item", INSTALLS, ids=lambda it: f"{it[0].id}:{it[1][:40]}")
+def test_install_lines_name_real_extras(item: tuple[Block, str]) -> None:
+    block, line = item
+    with (ROOT / "pyproject.toml").open("rb") as f:
+        extras = set(tomllib.load(f)["project"]["optional-dependencies"])
+    for group in _EXTRAS.findall(line):
+        unknown = set(group.split(",")) - extras
+        assert not unknown, f"{block.id}: no extra {sorted(unknown)} ({line.strip()})"
 
 
 DATA = [b for b in ALL if b.lang in ("json", "yaml", "ini") and not b.fragment]
