@@ -157,6 +157,25 @@ def test_a_file_duration_does_not_change_a_scripts_scenarios(stub: StubServer,
     assert stub.stats()["/ok"] == 3
 
 
+def test_general_variables_a_run_does_not_use_are_no_conflict(stub: StubServer,
+                                                               tmp_path: Path) -> None:
+    """Exported settings meant for other runs (a results dir that --out sets
+    aside, a lag bound for open-loop scripts, a one-liner's method) do not
+    stop a closed-loop script run with --out."""
+    env = {"FLEETLOAD_RESULTS_DIR": "elsewhere", "FLEETLOAD_MAX_LAG": "5ms",
+           "FLEETLOAD_METHOD": "POST", "FLEETLOAD_TARGET": stub.url}
+    r = _run(tmp_path, _script(tmp_path), "--out", str(tmp_path / "here"), env=env)
+    assert r.code == 0, r.stdout + r.stderr
+    assert (tmp_path / "here" / "summary.json").is_file()
+    assert not (tmp_path / "elsewhere").exists()
+    assert stub.stats()["/ok"] == 3
+    # Both on the command line, the conflict is still an error.
+    r = _run(tmp_path, _script(tmp_path), "--out", str(tmp_path / "x"), "--results-dir", "y",
+             env=env)
+    assert _one_error(r) == ("fleetload: error: --results-dir has no effect with --out: "
+                             "--out names the run directory itself")
+
+
 @pytest.fixture(scope="module")
 def auth_nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     # Answers /auth with the Authorization header it got.

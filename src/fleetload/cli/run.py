@@ -21,7 +21,7 @@ from fleetload.script.oneliner import OneLiner, parse_header
 from fleetload.script.options import Overrides
 from fleetload.script.recipe import PlanRecipe
 
-from .config_precedence import build_with_file_defaults, from_file
+from .config_precedence import build_with_file_defaults
 from .errors import handle_errors
 from .script_help import ScriptCommand
 
@@ -85,11 +85,19 @@ def explicit(ctx: click.Context, name: str) -> bool:
                                               ParameterSource.ENVIRONMENT)
 
 
+def on_command_line(ctx: click.Context, name: str) -> bool:
+    return ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
+
+
 def check_exclusive(ctx: click.Context, pairs: tuple[tuple[str, str, str], ...]) -> None:
-    """One line, exit 2, for two options of which the second would be ignored."""
+    """One line, exit 2, for two options of which the second would be ignored.
+    A FLEETLOAD_* variable that a flag of this run sets aside is no conflict."""
     for first, second, why in pairs:
-        if explicit(ctx, first) and explicit(ctx, second):
-            raise ConfigError(f"{_flag(second)} has no effect with {_flag(first)}: {why}")
+        if not (explicit(ctx, first) and explicit(ctx, second)):
+            continue
+        if on_command_line(ctx, first) and not on_command_line(ctx, second):
+            continue
+        raise ConfigError(f"{_flag(second)} has no effect with {_flag(first)}: {why}")
 
 
 def _flag(name: str) -> str:
@@ -187,8 +195,8 @@ def run_cmd(ctx: click.Context, script: str | None, url: str | None, method: str
     """
     params = parse_params(list(ctx.args))
     if script:
-        # fleetload.toml's one-liner settings are defaults for one-liners only.
-        url, method, body = (None if from_file(ctx, name) else value
+        # One-liner settings from fleetload.toml or FLEETLOAD_* are for one-liners only.
+        url, method, body = (value if on_command_line(ctx, name) else None
                              for name, value in (("url", url), ("method", method), ("body", body)))
     if url and params:
         raise ConfigError(f"unknown option(s) for a one-liner: "
@@ -241,7 +249,7 @@ def run_cmd(ctx: click.Context, script: str | None, url: str | None, method: str
     recipe, plan = built.recipe, built.plan
     for note in (*plan.notes, *built.notes):
         click.echo(note, err=True)
-    if explicit(ctx, "max_lag") and not any(s.executor.open_loop for s in plan.scenarios):
+    if on_command_line(ctx, "max_lag") and not any(s.executor.open_loop for s in plan.scenarios):
         raise ConfigError(f"--max-lag bounds the iteration lag of open-loop (arrival-rate) "
                           f"scenarios; {plan.source} has none")
     observers = []
