@@ -18,6 +18,7 @@ line before its fence; such blocks are listed but not run.
 
 from __future__ import annotations
 
+import ast
 import configparser
 import functools
 import json
@@ -232,6 +233,48 @@ def test_command_lines_use_real_flags(item: tuple[Block, str]) -> None:
         flag = arg.split("=", 1)[0]
         assert re.search(rf"(^|[\s,/\[]){re.escape(flag)}([\s,=\[/]|$)", helptext, re.M), \
             f"{block.id}: '{program} {' '.join(words)}' has no {flag} ({line.strip()})"
+
+
+_BENCH = re.compile(r"^bench/\w+\.py$")
+
+
+def _bench_at(words: list[str]) -> int | None:
+    """Where ``python bench/NAME.py`` runs a benchmark script in ``words``."""
+    return next((k for k, w in enumerate(words) if _BENCH.match(w) and k > 0
+                 and Path(words[k - 1]).name.startswith("python")), None)
+
+
+BENCH_LINES = [(b, line) for b in ALL if b.lang in SHELL and not b.fragment
+               for line in _logical_lines(b.text) if _bench_at(line.split()) is not None]
+
+
+def _argparse_flags(path: Path) -> set[str]:
+    """The option strings a script gives ``add_argument(...)``, read without running it
+    (``bench/run_all.py`` has no ``--help``: it runs every benchmark)."""
+    flags = {"-h", "--help"}
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and node.func.attr == "add_argument":
+            flags |= {a.value for a in node.args
+                      if isinstance(a, ast.Constant) and isinstance(a.value, str)}
+    return flags
+
+
+@pytest.mark.parametrize("item", BENCH_LINES, ids=lambda it: f"{it[0].id}:{it[1][:40]}")
+def test_bench_lines_use_real_flags(item: tuple[Block, str]) -> None:
+    block, line = item
+    words = shlex.split(line.lstrip().removeprefix("$ "))
+    i = _bench_at(words)
+    assert i is not None
+    script = ROOT / words[i]
+    assert script.is_file(), f"{block.id}: no {words[i]}"
+    flags = _argparse_flags(script)
+    for arg in words[i + 1:]:
+        if arg in _SHELL_END:
+            break
+        flag = arg.split("=", 1)[0]
+        if flag.startswith("-") and flag != "-":
+            assert flag in flags, f"{block.id}: {words[i]} has no {flag} ({line.strip()})"
 
 
 _EXTRAS = re.compile(r"(?:fleetload|\.)\[([\w,-]+)\]")
