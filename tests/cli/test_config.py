@@ -253,6 +253,7 @@ def test_a_nested_command_section_is_checked(tmp_path: Path) -> None:
 
 def test_config_show_names_each_source_and_masks_secrets(tmp_path: Path) -> None:
     _config(tmp_path, '[run]\ntoken = "s3cret-file"\nmax-lag = "20ms"\n'
+                      'env = ["API_TOKEN=s3cret-env", "MODE=fast"]\n'
                       '[cleanup]\nadmin_key = "adm1n"\n')
     r = run_cli("config", "show", "run", cwd=tmp_path,
                 env={"FLEETLOAD_TARGET": "http://user:pw@127.0.0.1:8/", "FLEETLOAD_WORKERS": "3"})
@@ -264,6 +265,7 @@ def test_config_show_names_each_source_and_masks_secrets(tmp_path: Path) -> None
     assert lines["--target"] == ["http://127.0.0.1:8/", "(env", "FLEETLOAD_TARGET)"]
     assert lines["--workers"] == ["3", "(env", "FLEETLOAD_WORKERS)"]
     assert lines["--stats-interval"] == ["5s", "(default)"]
+    assert lines["--env"] == ["API_TOKEN=***,", "MODE=fast", "(fleetload.toml", "[run])"]
     assert "s3cret" not in r.stdout and "pw@" not in r.stdout
     r = run_cli("config", "show", "cleanup", cwd=tmp_path, env={"FLEETLOAD_ADMIN_KEY": "envadm"})
     assert "  --admin-key  ***" in r.stdout and "(env FLEETLOAD_ADMIN_KEY)" in r.stdout
