@@ -277,6 +277,25 @@ def test_bench_lines_use_real_flags(item: tuple[Block, str]) -> None:
             assert flag in flags, f"{block.id}: {words[i]} has no {flag} ({line.strip()})"
 
 
+_REPO_PATH = re.compile(r"^(?:scripts|bench|tests)/[\w/.-]+$")
+SHELL_LINES = [(b, line) for b in ALL if b.lang in SHELL and not b.fragment
+               for line in _logical_lines(b.text) if line.strip()]
+
+
+def test_shell_lines_name_real_files_and_make_targets() -> None:
+    """Scripts, benchmarks and test paths a command names exist; ``make X`` is a target."""
+    targets = set(re.findall(r"^([\w-]+):", (ROOT / "Makefile").read_text(), re.M))
+    missing = []
+    for block, line in SHELL_LINES:
+        words = line.replace(";", " ").replace("'", " ").split()
+        missing += [f"{block.id}: {w}" for w in words
+                    if _REPO_PATH.match(w) and not w.startswith("bench/out/")
+                    and not (ROOT / w).exists()]
+        if words[:1] == ["make"]:
+            missing += [f"{block.id}: make {w}" for w in words[1:] if w not in targets]
+    assert not missing, missing
+
+
 _EXTRAS = re.compile(r"(?:fleetload|\.)\[([\w,-]+)\]")
 INSTALLS = [(b, line) for b in ALL if b.lang in SHELL and not b.fragment
             for line in _logical_lines(b.text) if re.search(r"\bpipx? install\b", line)
