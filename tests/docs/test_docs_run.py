@@ -13,7 +13,7 @@
 * ``python bench/NAME.py`` lines use options the script declares, ``pip
   install`` lines name real extras, ``make`` lines real targets, and the
   ``scripts/``, ``bench/`` and ``tests/`` paths a command names exist;
-* a JSON, YAML or INI block parses.
+* a JSON, YAML, INI or TOML block parses.
 
 A block that is only a fragment (it shows part of something, or needs a
 server that is not here) is marked with ``<!-- fragment: why -->`` on the
@@ -327,15 +327,17 @@ def test_install_lines_name_real_extras(item: tuple[Block, str]) -> None:
         assert not unknown, f"{block.id}: no extra {sorted(unknown)} ({line.strip()})"
 
 
-DATA = [b for b in ALL if b.lang in ("json", "yaml", "ini") and not b.fragment]
+DATA = [b for b in ALL if b.lang in ("json", "yaml", "ini", "toml") and not b.fragment]
 
 
 @pytest.mark.parametrize("block", DATA, ids=lambda b: b.id)
 def test_data_blocks_parse(block: Block) -> None:
-    """A JSON, YAML or INI example is one a reader can paste: it parses."""
+    """A JSON, YAML, INI or TOML example is one a reader can paste: it parses."""
     try:
         if block.lang == "json":
             json.loads(block.text)
+        elif block.lang == "toml":
+            tomllib.loads(block.text)
         elif block.lang == "ini":
             configparser.ConfigParser(interpolation=None).read_string(block.text)
         else:
