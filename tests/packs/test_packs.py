@@ -159,7 +159,7 @@ def test_missing_fixture_is_refused(empty_target: RunningTarget, tmp_path: Path,
     assert run.code == 2, run.result.stderr
     line = run.result.stderr.strip().splitlines()[-1]
     assert line.startswith("fleetload: error:")
-    assert "fleetload seed --target-url" in line and needs in line and "--seed" in line
+    assert "fleetload seed --target " in line and needs in line and "--seed" in line
 
 
 def test_seed_through_the_api_is_idempotent(empty_target: RunningTarget, tmp_path: Path) -> None:

@@ -50,7 +50,7 @@ def say(message: str) -> None:
 
 def seed_command(*, certs: int = 0, agents: int = 0, target: str | None = None) -> str:
     where = target or "URL"
-    return (f"fleetload seed --target-url {where} --api-key KEY --certs {certs} --agents {agents}"
+    return (f"fleetload seed --target {where} --token KEY --certs {certs} --agents {agents}"
             f" (or add --seed to this run)")
 
 
