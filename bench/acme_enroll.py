@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.acme.pebble import Pebble, free_port  # noqa: E402
+from tests.protocols.acme.pebble import Pebble, free_port  # noqa: E402
 
 
 def proc_cpu(pid: int) -> float:

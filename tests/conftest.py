@@ -85,3 +85,14 @@ def pg_server_url(pg_server: PgServer) -> str:
     if pg_server.url is None:
         pytest.skip(pg_server.reason)
     return pg_server.url
+
+
+# Runs made once per session and shared by the baseline, report and results tests.
+from tests.support.runs import (  # noqa: E402, F401
+    copy_run,
+    fast_run,
+    results_root,
+    shared_stub,
+    slow_run,
+    store,
+)

@@ -10,8 +10,8 @@ import numpy as np
 from fleetload.baseline import bootstrap
 from fleetload.baseline.data import SparseHistograms
 from fleetload.metrics.histogram import Histogram
-from tests.baseline.conftest import mixed_run
 from tests.conftest import run_cli
+from tests.support.runs import mixed_run
 
 METRICS = ["http_req_duration p50", "http_req_duration p95", "http_req_duration p99",
            "http_req_latency p99", "error rate", "iteration rate"]

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from fleetplane import launch
-from tests.acme.loopback_dns import LoopbackDns
+from tests.protocols.acme.loopback_dns import LoopbackDns
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 CA_NAME = "fleetload acme2certifier test CA"

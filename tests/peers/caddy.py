@@ -31,7 +31,7 @@ from pathlib import Path
 from types import TracebackType
 
 from fleetplane import launch
-from tests.acme.loopback_dns import LoopbackDns
+from tests.protocols.acme.loopback_dns import LoopbackDns
 
 CADDY = shutil.which("caddy")
 UNSHARE = shutil.which("unshare")

@@ -16,9 +16,9 @@ import pytest
 from cryptography import x509
 
 from fleetplane import launch
-from tests.acme.conftest import run_pack
-from tests.acme.loopback_dns import CHALLTESTSRV, LoopbackDns
 from tests.peers.caddy import Caddy, missing
+from tests.protocols.acme.conftest import run_pack
+from tests.protocols.acme.loopback_dns import CHALLTESTSRV, LoopbackDns
 
 _MISSING = missing() or (None if CHALLTESTSRV else "pebble-challtestsrv not installed "
                                                     "(apt install pebble)")

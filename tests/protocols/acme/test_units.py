@@ -25,7 +25,7 @@ from fleetload.protocols.acme.nonces import NoncePool
 from fleetload.protocols.acme.problems import Problem, ProtocolError, parse_problem
 from fleetload.protocols.acme.responders import ACME_IDENTIFIER_OID, alpn_certificate
 from fleetload.protocols.http import Headers, Response
-from tests.acme.fakeacme import verify_jws
+from tests.protocols.acme.fakeacme import verify_jws
 
 
 @pytest.mark.parametrize("kind,alg", [("ec", "ES256"), ("rsa", "RS256"), ("ed25519", "EdDSA")])

@@ -1,4 +1,5 @@
-"""Runs shared by the baseline, report and CI-format tests.
+"""Runs shared by the baseline, report, results and CI-format tests (their fixtures
+are registered for the whole suite in ``tests/conftest.py``).
 
 Each load is a few seconds against one stub server; the runs are made once per
 session and only read afterwards (tests that modify a run copy it first).
@@ -15,7 +16,7 @@ import pytest
 
 from tests.conftest import StubServer, run_cli, start_stub
 
-SCRIPT = Path(__file__).parent / "scripts" / "mixed.py"
+SCRIPT = Path(__file__).parent / "run_scripts" / "mixed.py"
 
 
 @dataclass
@@ -35,7 +36,7 @@ def shared_stub() -> Iterator[StubServer]:
 
 
 def mixed_run(stub: StubServer, out: Path, *args: str, **env: str) -> Run:
-    """One run of scripts/mixed.py; env: MS, RATE, DUR, FAIL_EVERY, BROWSE_P99."""
+    """One run of run_scripts/mixed.py; env: MS, RATE, DUR, FAIL_EVERY, BROWSE_P99."""
     pairs = [x for k, v in {"TARGET": stub.url, "DUR": "3s", **env}.items()
              for x in ("-e", f"{k}={v}")]
     r = run_cli("run", str(SCRIPT), *pairs, "--out", str(out), "--quiet", *args)

@@ -10,8 +10,8 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from tests.acme.conftest import PebbleSetup, needs_pebble, run_pack
 from tests.conftest import run_cli
+from tests.protocols.acme.conftest import PebbleSetup, needs_pebble, run_pack
 
 pytestmark = needs_pebble
 

@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 from fleetload.cli.runs import short_source
-from tests.baseline.conftest import SCRIPT
 from tests.conftest import run_cli
+from tests.support.runs import SCRIPT
 
 
 def run_id(path: Path) -> str:

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from tests.acme.fakeacme import FakeAcme
-from tests.acme.pebble import CHALLTESTSRV, PEBBLE, Pebble, free_port
 from tests.conftest import CliResult, run_cli
+from tests.protocols.acme.fakeacme import FakeAcme
+from tests.protocols.acme.pebble import CHALLTESTSRV, PEBBLE, Pebble, free_port
 
 needs_pebble = pytest.mark.skipif(PEBBLE is None or CHALLTESTSRV is None,
                                   reason="pebble / pebble-challtestsrv not installed "

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from tests.acme.conftest import run_pack
-from tests.acme.fakeacme import FakeAcme
-from tests.acme.pebble import free_port
 from tests.conftest import run_cli
+from tests.protocols.acme.conftest import run_pack
+from tests.protocols.acme.fakeacme import FakeAcme
+from tests.protocols.acme.pebble import free_port
 
 
 def _args(fake: FakeAcme, *extra: str) -> list[str]:
