@@ -161,6 +161,10 @@ def _flag(name: str) -> str:
                    "prometheus=HOST:PORT (a /metrics endpoint), prometheus-rw=URL "
                    "(remote write), dashboard=HOST:PORT (a live web page); "
                    "see docs/outputs.md.")
+@click.option("--dashboard", is_flag=False, flag_value="127.0.0.1:5665", default=None,
+              metavar="[HOST:PORT]",
+              help="A live web dashboard during the run (default 127.0.0.1:5665, loopback "
+                   "unless told otherwise); the same as -o dashboard=HOST:PORT.")
 @click.option("--cluster", metavar="ADDRESS",
               help="Run on a Ray cluster: ray://HOST:10001 (Ray client) or auto (on a "
                    "cluster node); --workers is then per node. See docs/distributed.md.")
@@ -180,7 +184,8 @@ def run_cmd(ctx: click.Context, script: str | None, url: str | None, method: str
             stats_interval: str, quiet: bool, no_preflight: bool,
             observe: tuple[str, ...], html_report: bool, junit_file: Path | None,
             max_lag: str, allow_inconclusive: bool,
-            output_specs: tuple[str, ...], cluster: str | None, nodes: int | None,
+            output_specs: tuple[str, ...], dashboard: str | None, cluster: str | None,
+            nodes: int | None,
             lease: str | None, on_node_loss: str | None) -> None:
     """Run a load SCRIPT (a Python file or a built-in pack name), or a one-liner with --url.
 
@@ -263,7 +268,8 @@ def run_cmd(ctx: click.Context, script: str | None, url: str | None, method: str
                     argv=redact_argv(sys.argv[1:]), preflight=not no_preflight,
                     allow_inconclusive=allow_inconclusive,
                     validity=ValidityRules(lag_bound=lag_bound),
-                    outputs=build_outputs(output_specs),
+                    outputs=build_outputs(output_specs + ((f"dashboard={dashboard}",)
+                                                          if dashboard is not None else ())),
                     cluster=cluster_from_flags(cluster, nodes, lease, on_node_loss))
     outcome = run_async(run_test(recipe, cfg))
     click.echo(outcome.text, nl=False)
