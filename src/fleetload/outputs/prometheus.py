@@ -92,7 +92,8 @@ class PrometheusEndpoint:
             if not scrapes or scrapes[-1][1] >= final:
                 return
             gap = scrapes[-1][0] - scrapes[-2][0] if len(scrapes) > 1 else 5.0
-            deadline = time.monotonic() + min(MAX_LINGER, max(2.0 * gap, 1.0))
+            # A busy machine delays a scrape by a second or two: wait a few intervals.
+            deadline = time.monotonic() + min(MAX_LINGER, max(3.0 * gap, 3.0))
             while self._watch.scrapes[-1][1] < final:
                 left = deadline - time.monotonic()
                 if left <= 0:
