@@ -112,7 +112,11 @@ def test_a_browser_draws_the_charts(stub: StubServer, tmp_path: Path) -> None:
     assert "<td>steady</td>" in dom and "<td>flaky</td>" in dom
 
 
-def test_a_port_in_use_is_one_line(stub: StubServer, tmp_path: Path) -> None:
+@pytest.mark.parametrize("flag", [("-o", "dashboard=127.0.0.1:{port}"),
+                                  ("--dashboard", "127.0.0.1:{port}")])
+def test_a_port_in_use_is_one_line(stub: StubServer, tmp_path: Path,
+                                   flag: tuple[str, str]) -> None:
+    """``--dashboard HOST:PORT`` is the same output as ``-o dashboard=HOST:PORT``."""
     import socket
 
     taken = socket.socket()
@@ -123,28 +127,7 @@ def test_a_port_in_use_is_one_line(stub: StubServer, tmp_path: Path) -> None:
         env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
         p = subprocess.run(
             [sys.executable, "-m", "fleetload", "run", str(MIXED), "-e", f"TARGET={stub.url}",
-             "-e", "DUR=1s", "-o", f"dashboard=127.0.0.1:{port}", "--out", str(tmp_path / "r"),
-             "--quiet"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
-            check=False)
-    finally:
-        taken.close()
-    assert p.returncode == 2
-    assert p.stderr.strip() == (f"fleetload: error: --output dashboard: cannot listen on "
-                                f"127.0.0.1:{port}: Address already in use")
-
-
-def test_the_dashboard_flag_is_the_dashboard_output(stub: StubServer, tmp_path: Path) -> None:
-    import socket
-
-    taken = socket.socket()
-    taken.bind(("127.0.0.1", 0))
-    taken.listen(1)
-    try:
-        port = taken.getsockname()[1]
-        env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-        p = subprocess.run(
-            [sys.executable, "-m", "fleetload", "run", str(MIXED), "-e", f"TARGET={stub.url}",
-             "-e", "DUR=1s", "--dashboard", f"127.0.0.1:{port}", "--out", str(tmp_path / "r"),
+             "-e", "DUR=1s", flag[0], flag[1].format(port=port), "--out", str(tmp_path / "r"),
              "--quiet"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
             check=False)
     finally:

@@ -68,6 +68,14 @@ SYSTEM_TAG_KEYS = frozenset(
 )
 
 
+def scenario_of(tags: Tags) -> str:
+    """The ``scenario`` tag's value ("" when there is none)."""
+    for k, v in tags:
+        if k == "scenario":
+            return v
+    return ""
+
+
 def make_tags(mapping: dict[str, str] | None) -> Tags:
     if not mapping:
         return ()

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fleetload.metrics.histogram import Binned, Histogram
-from fleetload.metrics.kinds import Tags
+from fleetload.metrics.kinds import Tags, scenario_of
 
 COLUMNS = ("time", "scenario", "metric", "stat", "value")
 
@@ -33,13 +33,6 @@ TIMELINE_NUMBERS = (
 FAIL_REASON = "fail_reason"
 TREND_STATS = ("count", "p50", "p95", "p99", "max")
 _PERCENTILES = (50.0, 95.0, 99.0)
-
-
-def scenario_of(tags: Tags) -> str:
-    for k, v in tags:
-        if k == "scenario":
-            return v
-    return ""
 
 
 def timeline_rows(row: Mapping[str, Any]) -> list[TidyRow]:

@@ -13,17 +13,10 @@ from typing import Any
 
 from fleetload.metrics.failure_samples import failure_reason
 from fleetload.metrics.histogram import Binned, Histogram
-from fleetload.metrics.kinds import Tags
+from fleetload.metrics.kinds import scenario_of
 from fleetload.metrics.snapshot import IntervalSnapshot, merge_binned_many
 
 PERCENTILES = (50.0, 95.0, 99.0)
-
-
-def _scenario(tags: Tags) -> str:
-    for k, v in tags:
-        if k == "scenario":
-            return v
-    return ""
 
 
 def _stats(b: Binned | None) -> dict[str, float] | None:
@@ -46,9 +39,9 @@ def interval_row(snap: IntervalSnapshot) -> dict[str, Any]:
 
     for (metric, tags), b in snap.trends.items():
         if metric in ("http_req_duration", "http_req_latency", "iteration_lag"):
-            binned.setdefault((_scenario(tags), metric), []).append(b)
+            binned.setdefault((scenario_of(tags), metric), []).append(b)
     for (metric, tags), v in snap.counters.items():
-        sc = _scenario(tags)
+        sc = scenario_of(tags)
         if metric == "http_reqs":
             row(sc)["reqs"] += v
             if ("expected_response", "false") in tags:
@@ -64,12 +57,12 @@ def interval_row(snap: IntervalSnapshot) -> dict[str, Any]:
             row(sc)["errors"] += v
     for (metric, tags), (passes, total) in snap.rates.items():
         if metric == "http_req_failed":
-            row(_scenario(tags))["failed"] += passes
+            row(scenario_of(tags))["failed"] += passes
         elif metric == "checks":
-            row(_scenario(tags))["checks_failed"] += total - passes
+            row(scenario_of(tags))["checks_failed"] += total - passes
     for (metric, tags), v in snap.gauges.items():
         if metric in ("vus", "vus_max") and tags:
-            row(_scenario(tags))[metric] += v
+            row(scenario_of(tags))[metric] += v
     for (sc, metric), bins in binned.items():
         short = {"http_req_duration": "duration", "http_req_latency": "latency",
                  "iteration_lag": "lag"}[metric]
