@@ -21,8 +21,9 @@ def tls_target() -> Iterator[RunningTarget]:
 
 
 def _oneliner(target: RunningTarget, out: Path, *extra: str):
+    # about TLS verification, not schedule keeping (tests/results checks validity)
     return run_cli("run", "--url", target.url + "/healthz", "--rate", "20", "--duration", "1s",
-                   "--quiet", "--out", str(out), *extra)
+                   "--quiet", "--out", str(out), "--allow-inconclusive", *extra)
 
 
 def test_verification_is_on_by_default(tls_target, tmp_path):

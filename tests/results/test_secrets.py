@@ -17,7 +17,8 @@ def test_secrets_never_written(shared_stub, tmp_path):
     r = run_cli("run", "--url", f"http://user:S3CRET-PW@127.0.0.1:{port}/ok",
                 "--token", "S3CRET-TOKEN", "-H", "Authorization: Bearer S3CRET-HDR",
                 "--rate", "20", "--duration", "2s",
-                "--out", str(run_dir), "--quiet", "--report", "--junit", str(tmp_path / "j.xml"))
+                "--out", str(run_dir), "--quiet", "--report", "--junit", str(tmp_path / "j.xml"),
+                "--allow-inconclusive")  # about secrets, not schedule keeping
     assert r.code == 0, r.stderr
     assert run_cli("baseline", "record", str(run_dir), "--name", "sec",
                    "--store", str(store)).code == 0
