@@ -76,7 +76,7 @@ LATE = """
 import time
 from fleetload import scenario, ConstantArrivalRate
 
-@scenario(ConstantArrivalRate(rate=40, duration="2s", max_in_flight=1000))
+@scenario(ConstantArrivalRate(rate=60, duration="2s", max_in_flight=1000))
 async def late(vu):
     time.sleep(0.03)  # blocks the event loop: every start after it is late
 """
@@ -161,6 +161,20 @@ def test_cpu_saturation_is_a_reason_for_open_loop_and_a_warning_for_closed_loop(
                              "core on average (limit 90%); add --workers: closed-loop throughput "
                              "is bounded by the generator"]
     assert assess(open_loop, [0.5, 0.6, 0.5], rules)["valid"] is True
+
+
+def test_lag_is_judged_over_enough_iterations() -> None:
+    rules = ValidityRules()
+
+    def scenario(started: int) -> dict:
+        return {"iterations": started, "interrupted_iterations": 0,
+                "schedule": {"scheduled_iterations": started, "dropped_iterations": 0,
+                             "iteration_lag": {"p99": 40.0}}}
+
+    # 20 starts: the p99 is the single slowest one, not a schedule not kept
+    assert assess(_summary_with(scenario(20)), [], rules)["valid"] is True
+    assert assess(_summary_with(scenario(100)), [], rules)["reasons"] == [
+        "scenario s: iteration lag p99 40.0 ms is above the 10 ms bound: iterations started late"]
 
 
 def test_too_few_started_and_stopped_early_are_reasons() -> None:

@@ -97,7 +97,8 @@ def render_summary(summary: dict[str, Any], *, results_dir: str | None = None) -
         if sched["dropped_iterations"]:
             why.append(f"{sched['dropped_iterations']:,.0f} dropped (in-flight cap reached)")
         bound = sched.get("lag_bound_ms")
-        if lag.get("p99") is not None and bound is not None and lag["p99"] > bound:
+        if not sched["kept"] and lag.get("p99") is not None and bound is not None \
+                and lag["p99"] > bound:
             why.append(f"start lag p99 {format_ms(lag.get('p99'))} above {format_ms(bound)}")
         lines.append(f"  schedule {name}: {state}; start lag p99 {format_ms(lag.get('p99'))}"
                      + (f" - {'; '.join(why)}" if why else ""))

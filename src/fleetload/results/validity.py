@@ -8,7 +8,8 @@ not valid when:
 
 * an open-loop scenario did not keep its schedule: iterations were dropped
   (the in-flight cap was reached), or its iteration lag p99 exceeded
-  ``lag_bound`` (10 ms by default), or fewer than ``min_achieved`` (97 %) of
+  ``lag_bound`` (10 ms by default; judged once :data:`MIN_LAG_SAMPLES`
+  iterations started), or fewer than ``min_achieved`` (97 %) of
   the scheduled iterations started;
 * a fleet's registration ramp did not complete (agents never got through);
 * the generator's own CPU was saturated (the busiest worker process used more
@@ -30,6 +31,9 @@ from typing import Any
 DEFAULT_LAG_BOUND = 0.010
 DEFAULT_MIN_ACHIEVED = 0.97
 DEFAULT_CPU_LIMIT = 0.90
+MIN_LAG_SAMPLES = 100
+"""Iteration lag p99 is judged once this many iterations started: below that the
+p99 is the single slowest start, and one stall is not a schedule not kept."""
 
 
 @dataclass(frozen=True)
@@ -43,8 +47,14 @@ class ValidityRules:
                 "cpu_limit_pct": self.cpu_limit * 100.0}
 
 
-def schedule_kept(dropped: float, lag_p99_ms: float | None, rules: ValidityRules) -> bool:
-    return dropped == 0 and (lag_p99_ms is None or lag_p99_ms <= rules.lag_bound * 1000.0)
+def lag_too_high(lag_p99_ms: float | None, started: float, rules: ValidityRules) -> bool:
+    return (lag_p99_ms is not None and started >= MIN_LAG_SAMPLES
+            and lag_p99_ms > rules.lag_bound * 1000.0)
+
+
+def schedule_kept(dropped: float, lag_p99_ms: float | None, rules: ValidityRules,
+                  started: float = MIN_LAG_SAMPLES) -> bool:
+    return dropped == 0 and not lag_too_high(lag_p99_ms, started, rules)
 
 
 def _scenario_reasons(name: str, sc: Mapping[str, Any], rules: ValidityRules) -> list[str]:
@@ -59,7 +69,7 @@ def _scenario_reasons(name: str, sc: Mapping[str, Any], rules: ValidityRules) ->
             reasons.append(f"scenario {name}: {dropped:,.0f} of {scheduled:,.0f} scheduled "
                            f"iterations dropped (in-flight cap{f' {cap}' if cap else ''} reached)")
         lag = (sched.get("iteration_lag") or {}).get("p99")
-        if lag is not None and lag > rules.lag_bound * 1000.0:
+        if lag_too_high(lag, started, rules):
             reasons.append(f"scenario {name}: iteration lag p99 {lag:,.1f} ms is above the "
                            f"{rules.lag_bound * 1000.0:g} ms bound: iterations started late")
         if scheduled > 0 and started < rules.min_achieved * scheduled and not dropped:
