@@ -54,7 +54,8 @@ def test_limiter_on_by_default(default_certctl: RunningTarget) -> None:
 def test_buckets_are_per_client_ip(default_certctl: RunningTarget) -> None:
     first = Api(default_certctl.url, default_certctl.api_key)
     statuses, _ = burst(first, 150)
-    assert statuses[-1] == 429
+    # this client's bucket runs dry (a refilled token may still serve the odd request)
+    assert 429 in statuses[100:]
     # Probes have buckets of their own (certctl's second limiter) ...
     assert first.get("/health", key=None).status == 200
     # ... and another address is another client with a full bucket.
