@@ -33,6 +33,8 @@ class TargetConfig:
     grpc_listen: str = DEFAULT_GRPC_LISTEN
     tls_cert: str | None = None
     tls_key: str | None = None
+    # PEM CA bundle: require and verify client certificates (REST and gRPC).
+    client_ca: str | None = None
     auto_approve: bool = True
     push_task_prob: float = 0.02
     push_check_prob: float = 0.02

@@ -17,6 +17,7 @@ from fleetload.engine.split import offset, share
 from fleetload.fleet import identity
 from fleetload.fleet import metrics as fm
 from fleetload.fleet.agent import Agent
+from fleetload.fleet.client_identity import IdentitySource
 
 # An unbounded fleet (duration 0) runs until Ctrl-C; the engine still wants a bound.
 FOREVER = 365 * 24 * 3600.0
@@ -54,6 +55,8 @@ class Fleet(Executor):
     token: str | None = None
     preflight: bool = True
     registration_timeout: float | str = 10.0
+    identities: IdentitySource | None = None
+    """Per-agent client TLS identities (``--identities DIR``, ``--mint-identities``)."""
     options_extra: Mapping[str, Any] = field(default_factory=dict)
     """Free-form options for custom agents (``self.fleet.options``)."""
     agent_range: tuple[int, int] | None = None  # set by split(): [lo, hi) of agent indexes
@@ -119,7 +122,7 @@ class Fleet(Executor):
                 continue
             if f.name == "agent":
                 value = f"{value.__module__}.{value.__qualname__}"
-            elif f.name == "token":
+            elif f.name in ("token", "identities"):
                 value = bool(value)
             out[f.name] = value
         return out
