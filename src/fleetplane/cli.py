@@ -61,6 +61,10 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 @click.option("--tls", is_flag=True, help="Serve HTTPS with a generated self-signed certificate.")
 @click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), default=None)
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option("--client-ca", type=click.Path(exists=True, dir_okay=False), default=None, metavar="FILE",
+              help="PEM CA bundle: require client certificates it signs (REST and gRPC); needs "
+                   "--tls or --tls-cert. REST agent registration also checks the certificate "
+                   "names the agent's hostname.")
 @click.option("--auto-approve/--no-auto-approve", default=True, show_default=True,
               help="Approve gRPC registrations immediately (else they stay PENDING).")
 @click.option("--push-task-prob", default=0.02, show_default=True, callback=_prob,
@@ -87,7 +91,7 @@ def target(
     profile_name: str, db_url: str | None, pool_size: int, auth_secret: str, admin_key: str | None,
     rate_limit: float | None, rate_limit_burst: int | None, no_rate_limit: bool,
     keygen_mode: str | None, renewal_check_interval: float | None, listen: str, grpc_listen: str,
-    tls: bool, tls_cert: str | None, tls_key: str | None, auto_approve: bool,
+    tls: bool, tls_cert: str | None, tls_key: str | None, client_ca: str | None, auto_approve: bool,
     push_task_prob: float, push_check_prob: float, push_inventory_prob: float,
     renewal_workers: int, renewal_latency: float, heartbeat_interval_ms: int,
     db_latency: float, unhealthy_after_overload: float | None, overload_waiting: int | None,
@@ -100,6 +104,8 @@ def target(
         raise click.BadParameter("at least one API key is required", param_hint="--auth-secret")
     if (tls_cert is None) != (tls_key is None):
         raise click.BadParameter("--tls-cert and --tls-key go together")
+    if client_ca is not None and not tls and tls_cert is None:
+        raise click.BadParameter("--client-ca needs --tls or --tls-cert/--tls-key", param_hint="--client-ca")
     if tls and tls_cert is None:
         from fleetplane.tlsgen import write_self_signed
 
@@ -119,7 +125,8 @@ def target(
             admin_key=admin_key or None, rate_limit=settings.rate_limit,
             rate_limit_burst=settings.rate_limit_burst, keygen_mode=settings.keygen_mode,
             renewal_check_interval=settings.renewal_check_interval, listen=listen,
-            grpc_listen=grpc_listen, tls_cert=tls_cert, tls_key=tls_key, auto_approve=auto_approve,
+            grpc_listen=grpc_listen, tls_cert=tls_cert, tls_key=tls_key, client_ca=client_ca,
+            auto_approve=auto_approve,
             push_task_prob=push_task_prob, push_check_prob=push_check_prob,
             push_inventory_prob=push_inventory_prob, renewal_workers=renewal_workers,
             renewal_latency=renewal_latency, heartbeat_interval_ms=heartbeat_interval_ms,
