@@ -1,0 +1,130 @@
+"""A throwaway PKI for mutual-TLS tests: a CA, server and client certificates
+it signs, as objects and as PEM files."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+
+def key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def cert_pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A certificate and its key."""
+
+    cert: x509.Certificate
+    key: ec.EllipticCurvePrivateKey
+
+    @property
+    def cert_pem(self) -> bytes:
+        return cert_pem(self.cert)
+
+    @property
+    def key_pem(self) -> bytes:
+        return key_pem(self.key)
+
+    def write(self, directory: Path, stem: str) -> tuple[Path, Path]:
+        """Write ``<stem>.crt`` and ``<stem>.key``; returns their paths."""
+        directory.mkdir(parents=True, exist_ok=True)
+        crt, key = directory / f"{stem}.crt", directory / f"{stem}.key"
+        crt.write_bytes(self.cert_pem)
+        key.write_bytes(self.key_pem)
+        return crt, key
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+@dataclass(frozen=True)
+class TestCA:
+    """A self-signed CA that issues server and client certificates."""
+
+    __test__ = False
+    cert: x509.Certificate
+    key: ec.EllipticCurvePrivateKey
+
+    @classmethod
+    def create(cls, name: str = "fleetload test CA", days: int = 2) -> TestCA:
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        now = _now()
+        cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+                .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(hours=1))
+                .not_valid_after(now + datetime.timedelta(days=days))
+                .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True,
+                                             crl_sign=True, content_commitment=False,
+                                             key_encipherment=False, data_encipherment=False,
+                                             key_agreement=False, encipher_only=False,
+                                             decipher_only=False), critical=True)
+                .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+                               critical=False)
+                .sign(key, hashes.SHA256()))
+        return cls(cert, key)
+
+    @property
+    def cert_pem(self) -> bytes:
+        return cert_pem(self.cert)
+
+    @property
+    def key_pem(self) -> bytes:
+        return key_pem(self.key)
+
+    def write(self, directory: Path, stem: str = "ca") -> tuple[Path, Path]:
+        """Write ``<stem>.pem`` (certificate) and ``<stem>.key``; returns their paths."""
+        directory.mkdir(parents=True, exist_ok=True)
+        crt, key = directory / f"{stem}.pem", directory / f"{stem}.key"
+        crt.write_bytes(self.cert_pem)
+        key.write_bytes(self.key_pem)
+        return crt, key
+
+    def _issue(self, cn: str, sans: list[x509.GeneralName], eku: x509.ObjectIdentifier,
+               days: int) -> Issued:
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = _now()
+        builder = (x509.CertificateBuilder()
+                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
+                   .issuer_name(self.cert.subject).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(hours=1))
+                   .not_valid_after(now + datetime.timedelta(days=days))
+                   .add_extension(x509.ExtendedKeyUsage([eku]), critical=False)
+                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                       self.key.public_key()), critical=False))
+        if sans:
+            builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        return Issued(builder.sign(self.key, hashes.SHA256()), key)
+
+    def server(self, days: int = 2) -> Issued:
+        """A server certificate for localhost, 127.0.0.1 and ::1."""
+        sans: list[x509.GeneralName] = [
+            x509.DNSName("localhost"),
+            x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+            x509.IPAddress(ipaddress.ip_address("::1")),
+        ]
+        return self._issue("localhost", sans, ExtendedKeyUsageOID.SERVER_AUTH, days)
+
+    def client(self, cn: str, *, dns_san: bool = True, days: int = 2) -> Issued:
+        """A client certificate with subject CN ``cn`` (and a DNS SAN naming it)."""
+        sans: list[x509.GeneralName] = [x509.DNSName(cn)] if dns_san else []
+        return self._issue(cn, sans, ExtendedKeyUsageOID.CLIENT_AUTH, days)
+
+
+__all__ = ["Issued", "TestCA", "cert_pem", "key_pem"]
