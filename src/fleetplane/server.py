@@ -7,6 +7,7 @@ import contextlib
 import logging
 import re
 import signal
+import ssl
 import sys
 from collections.abc import Callable
 
@@ -22,6 +23,7 @@ from fleetplane.metrics import Metrics
 from fleetplane.renewal import check_expiring, renewal_checks, start_workers
 from fleetplane.repo.lookups import load_lookups
 from fleetplane.state import AppState
+from fleetplane.tls_peer import PeerCertHttpToolsProtocol
 
 log = logging.getLogger("fleetplane")
 
@@ -49,6 +51,7 @@ def banner(cfg: TargetConfig, http_url: str, grpc_target: str, db_url: str, pool
     return (
         f"fleetplane ready: api={http_url} grpc={grpc_target} db={_redact_url(db_url)} "
         f"pool={pool}{shaping}{profile} api-key={keys} admin-key={admin}"
+        + (" client-certificates=required" if cfg.client_ca else "")
     )
 
 
@@ -89,13 +92,15 @@ async def serve(cfg: TargetConfig, announce: Callable[[str], None] | None = None
                 build_app(state),
                 host=host,
                 port=port,
-                http="httptools",
+                http=PeerCertHttpToolsProtocol if cfg.client_ca else "httptools",
                 lifespan="off",
                 access_log=False,
                 log_level="warning",
                 server_header=False,
                 ssl_certfile=cfg.tls_cert,
                 ssl_keyfile=cfg.tls_key,
+                ssl_cert_reqs=ssl.CERT_REQUIRED if cfg.client_ca else ssl.CERT_NONE,
+                ssl_ca_certs=cfg.client_ca,
                 timeout_graceful_shutdown=5,
             )
         )

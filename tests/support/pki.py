@@ -7,11 +7,17 @@ import datetime
 import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+if TYPE_CHECKING:
+    import ssl
+
+    from fleetplane.launch import RunningTarget
 
 
 def key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
@@ -127,4 +133,41 @@ class TestCA:
         return self._issue(cn, sans, ExtendedKeyUsageOID.CLIENT_AUTH, days)
 
 
-__all__ = ["Issued", "TestCA", "cert_pem", "key_pem"]
+def start_mtls_target(directory: Path, ca: TestCA, *, extra_args: tuple[str, ...] = (),
+                      client_ca: Path | None = None) -> RunningTarget:
+    """The reference target serving HTTPS with a certificate from ``ca`` and
+    ``--client-ca`` (``client_ca``, by default ``ca``'s certificate): it requires
+    client certificates. ``.ca_file`` is ``ca``'s certificate; the readiness probe
+    presents a client certificate ``ca`` issued."""
+    import os
+    import sys
+
+    from fleetplane.launch import RunningTarget, free_port
+
+    ca_file, _ = ca.write(directory)
+    server_cert, server_key = ca.server().write(directory, "server")
+    probe_cert, probe_key = ca.client("readiness-probe").write(directory, "probe")
+
+    class ProbingTarget(RunningTarget):
+        def ssl_context(self) -> ssl.SSLContext | None:
+            ctx = super().ssl_context()
+            assert ctx is not None
+            ctx.load_cert_chain(probe_cert, probe_key)
+            return ctx
+
+    port, grpc_port = free_port(), free_port()
+    db = "sqlite:///" + str(directory / "fleetplane.db").lstrip("/")
+    argv = [sys.executable, "-m", "fleetplane", "target", "--db", db,
+            "--listen", f"127.0.0.1:{port}", "--grpc-listen", f"127.0.0.1:{grpc_port}",
+            "--tls-cert", str(server_cert), "--tls-key", str(server_key),
+            "--client-ca", str(client_ca or ca_file), *extra_args]
+    env = dict(os.environ)
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
+    target = ProbingTarget(argv, url=f"https://127.0.0.1:{port}", grpc_target=f"127.0.0.1:{grpc_port}",
+                           api_key="fleetload-dev-key", admin_key=None, env=env,
+                           ca_file=str(ca_file), startup_timeout=30.0, db_url=db)
+    return target.start()
+
+
+__all__ = ["Issued", "TestCA", "cert_pem", "key_pem", "start_mtls_target"]

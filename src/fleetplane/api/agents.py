@@ -29,6 +29,7 @@ from fleetplane.repo import agents as repo
 from fleetplane.repo import jobs as jobs_repo
 from fleetplane.state import AppState
 from fleetplane.timeutil import fmt, now, now_str
+from fleetplane.tls_peer import names_hostname, peer_cert_names
 
 
 def online_since() -> str:
@@ -67,6 +68,11 @@ async def create(request: Request) -> Response:
     body = await read_object(request)
     assert body is not None
     row = build_row(body, transport="rest")
+    if st.config.client_ca is not None:
+        names = peer_cert_names(request.scope)
+        if names is None or not names_hostname(names, row["hostname"]):
+            st.metrics.registrations.labels("rest", "refused").inc()
+            raise Problem(403, f"client certificate does not name {row['hostname']}")
     async with st.db.transaction() as tx:
         conflict = await repo.insert(tx, row)
         stored = None if conflict else await repo.get(tx, row["id"])
