@@ -18,7 +18,7 @@ from fleetload.script.recipe import PlanRecipe
 
 from .config_file import FileDefaults, env_name
 
-CLIENT_FIELDS = ("target", "token", "insecure", "ca_file")
+CLIENT_FIELDS = ("target", "token", "insecure", "ca_file", "client_cert", "client_key")
 """Overrides fields that fill the script's client options where it sets none."""
 SCHEDULE_FIELDS = ("duration", "rate", "vus", "max_in_flight")
 """Overrides fields a script always sets itself (its scenarios)."""

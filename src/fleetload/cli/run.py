@@ -129,6 +129,11 @@ def _flag(name: str) -> str:
 @click.option("--insecure", is_flag=True, default=None, help="Skip TLS certificate verification.")
 @click.option("--ca-cert", "ca_file", type=click.Path(exists=True, dir_okay=False),
               help="Trust this CA (PEM) for TLS.")
+@click.option("--client-cert", type=click.Path(dir_okay=False),
+              help="Present this client certificate (PEM) to servers asking for one; "
+                   "with --client-key.")
+@click.option("--client-key", type=click.Path(dir_okay=False),
+              help="The private key (PEM) of --client-cert.")
 @click.option("-e", "--env", "env_pairs", multiple=True,
               help="Script variable KEY=VALUE (repeatable).")
 @click.option("--threshold", "thresholds", multiple=True,
@@ -179,6 +184,7 @@ def run_cmd(ctx: click.Context, script: str | None, url: str | None, method: str
             headers: tuple[str, ...], body: str | None, max_in_flight: int | None,
             rate: float | None, vus: int | None, duration: str | None, target: str | None,
             token: str | None, insecure: bool | None, ca_file: str | None,
+            client_cert: str | None, client_key: str | None,
             env_pairs: tuple[str, ...], thresholds: tuple[str, ...], workers: int,
             out: Path | None, results_dir: Path, summary_export: Path | None,
             stats_interval: str, quiet: bool, no_preflight: bool,
@@ -234,6 +240,7 @@ def run_cmd(ctx: click.Context, script: str | None, url: str | None, method: str
         rate=rate, vus=vus, max_in_flight=max_in_flight,
         headers=tuple(parse_header(h) for h in headers),
         target=target, token=token, insecure=insecure, ca_file=ca_file,
+        client_cert=client_cert, client_key=client_key,
         thresholds=tuple(parse_cli_threshold(t) for t in thresholds),
         env=parse_env(env_pairs),
         params=params,
@@ -252,6 +259,7 @@ def run_cmd(ctx: click.Context, script: str | None, url: str | None, method: str
     # notes on how the flags applied print once (the run builds it again).
     built = build_with_file_defaults(ctx, overrides, make_recipe, script=not url)
     recipe, plan = built.recipe, built.plan
+    plan.client.check_client_identity()
     for note in (*plan.notes, *built.notes):
         click.echo(note, err=True)
     if on_command_line(ctx, "max_lag") and not any(s.executor.open_loop for s in plan.scenarios):

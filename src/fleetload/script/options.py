@@ -28,6 +28,8 @@ class Overrides:
     token: str | None = None
     insecure: bool | None = None
     ca_file: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
     thresholds: tuple[tuple[str, str], ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
     params: Mapping[str, str | list[str]] = field(default_factory=dict)
@@ -44,7 +46,7 @@ class Overrides:
 
     def apply_client(self, opts: ClientOptions) -> ClientOptions:
         changes: dict[str, Any] = {}
-        for name in ("target", "token", "insecure", "ca_file"):
+        for name in ("target", "token", "insecure", "ca_file", "client_cert", "client_key"):
             value = getattr(self, name)
             if value is not None:
                 changes[name] = value

@@ -64,6 +64,7 @@ class HttpClient(MethodShortcuts):
     __slots__ = (
         "_base",
         "_ca_file",
+        "_client_cert",
         "_closed",
         "_connect_timeout",
         "_defaults",
@@ -83,7 +84,8 @@ class HttpClient(MethodShortcuts):
 
     def __init__(self, *, base_url: str | None = None, headers: Mapping[str, str] | None = None,
                  bearer_token: str | None = None, insecure: bool = False,
-                 ca_file: str | None = None, connect_timeout: float = 10.0,
+                 ca_file: str | None = None, client_cert: tuple[str, str] | None = None,
+                 connect_timeout: float = 10.0,
                  read_timeout: float = 30.0, total_timeout: float = 60.0,
                  max_connections_per_origin: int | None = None, keep_alive: bool = True,
                  user_agent: str = f"fleetload/{__version__}") -> None:
@@ -109,11 +111,14 @@ class HttpClient(MethodShortcuts):
         self._defaults = defaults
         self._insecure = insecure
         self._ca_file = ca_file
+        self._client_cert: tuple[str | None, str | None] = client_cert or (None, None)
         self._ssl_ctx: ssl.SSLContext | None = None
         if ca_file is not None or insecure or (base_url or "").startswith("https:"):
             # Loading CA certificates takes tens of milliseconds: done here, before
             # a run starts, not on the event loop while the first iterations are due.
-            self._ssl_ctx = build_ssl_context(insecure=insecure, ca_file=ca_file)
+            self._ssl_ctx = build_ssl_context(insecure=insecure, ca_file=ca_file,
+                                              client_cert=self._client_cert[0],
+                                              client_key=self._client_cert[1])
         self._connect_timeout = float(connect_timeout)
         self._read_timeout = float(read_timeout)
         self._total_timeout = float(total_timeout)
@@ -296,7 +301,9 @@ class HttpClient(MethodShortcuts):
             if t.scheme == "https":
                 if self._ssl_ctx is None:
                     self._ssl_ctx = build_ssl_context(insecure=self._insecure,
-                                                      ca_file=self._ca_file)
+                                                      ca_file=self._ca_file,
+                                                      client_cert=self._client_cert[0],
+                                                      client_key=self._client_cert[1])
                 ctx = self._ssl_ctx
             pool = Pool(loop, t.scheme, t.host, t.port, ssl_context=ctx,
                         max_connections=self._max_conns, keep_alive=self._keep_alive,

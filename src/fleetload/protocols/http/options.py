@@ -10,6 +10,7 @@ from typing import Any
 from fleetload.durations import parse_duration
 from fleetload.errors import ConfigError
 from fleetload.protocols.http.client import HttpClient
+from fleetload.protocols.http.tls import build_ssl_context
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,9 @@ class ClientOptions:
     headers: Mapping[str, str] = field(default_factory=dict)
     insecure: bool = False
     ca_file: str | None = None
+    client_cert: str | None = None
+    """PEM certificate (chain) presented to servers that ask for one; with ``client_key``."""
+    client_key: str | None = None
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
     timeout: float = 60.0
@@ -40,13 +44,30 @@ class ClientOptions:
                 values[key] = parse_duration(values[key], what=key)
         if "headers" in values and not isinstance(values["headers"], Mapping):
             raise ConfigError("options.headers must be a mapping", where=where)
+        if ("client_cert" in values) != ("client_key" in values):
+            raise ConfigError("options client_cert and client_key go together: give both or neither",
+                              where=where)
         return cls(**values)
+
+    def check_client_identity(self) -> None:
+        """Raise :class:`ConfigError` unless the client certificate and key (when
+        set) are both given and load: bad input found before a run starts."""
+        if self.client_cert is None and self.client_key is None:
+            return
+        if self.client_cert is None or self.client_key is None:
+            raise ConfigError("--client-cert and --client-key go together: give both or neither")
+        try:
+            build_ssl_context(client_cert=self.client_cert, client_key=self.client_key)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
 
 
 def new_client(opts: ClientOptions) -> HttpClient:
     """An HTTP client with these options (one per worker, one per setup)."""
     return HttpClient(base_url=opts.target, headers=dict(opts.headers), bearer_token=opts.token,
                       insecure=opts.insecure, ca_file=opts.ca_file,
+                      client_cert=(opts.client_cert, opts.client_key)
+                      if opts.client_cert and opts.client_key else None,
                       connect_timeout=opts.connect_timeout, read_timeout=opts.read_timeout,
                       total_timeout=opts.timeout,
                       max_connections_per_origin=opts.max_connections_per_origin,

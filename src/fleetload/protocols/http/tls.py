@@ -7,16 +7,22 @@ import ssl
 import tempfile
 
 
-def build_ssl_context(*, insecure: bool = False, ca_file: str | None = None) -> ssl.SSLContext:
+def build_ssl_context(*, insecure: bool = False, ca_file: str | None = None,
+                      client_cert: str | None = None, client_key: str | None = None) -> ssl.SSLContext:
     """A client context: verification on by default (system trust store plus
     ``ca_file`` when given), ``insecure=True`` disables certificate and hostname
-    checks. ALPN offers ``http/1.1`` only."""
+    checks. ``client_cert``/``client_key`` (PEM files, both or neither): the
+    identity presented to servers that ask for one. ALPN offers ``http/1.1`` only."""
     ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
     if ca_file is not None:
         try:
             ctx.load_verify_locations(cafile=ca_file)
         except (OSError, ssl.SSLError) as exc:
             raise ValueError(f"cannot load CA file {ca_file!r}: {exc}") from exc
+    if (client_cert is None) != (client_key is None):
+        raise ValueError("client certificate and key go together: give both or neither")
+    if client_cert is not None and client_key is not None:
+        load_client_identity_files(ctx, client_cert, client_key)
     if insecure:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
@@ -48,6 +54,20 @@ def load_client_identity(ctx: ssl.SSLContext, cert_pem: bytes, key_pem: bytes) -
         os.unlink(path)
 
 
+def load_client_identity_files(ctx: ssl.SSLContext, cert_file: str, key_file: str) -> None:
+    """Present the PEM certificate chain in ``cert_file`` and the key in ``key_file``."""
+    for what, path in (("client certificate", cert_file), ("client key", key_file)):
+        if not os.access(path, os.R_OK):
+            reason = "no such file" if not os.path.exists(path) else "not readable"
+            raise ValueError(f"cannot load {what} {path!r}: {reason}")
+    try:
+        ctx.load_cert_chain(cert_file, key_file)
+    except (OSError, ssl.SSLError) as exc:
+        reason = getattr(exc, "reason", None) or exc.strerror or str(exc)
+        raise ValueError(f"cannot load client certificate {cert_file!r} with key {key_file!r}: "
+                         f"{reason}") from exc
+
+
 def _load_chain(ctx: ssl.SSLContext, path: str) -> None:
     try:
         ctx.load_cert_chain(path)
@@ -55,4 +75,4 @@ def _load_chain(ctx: ssl.SSLContext, path: str) -> None:
         raise ValueError(f"client identity: certificate and key do not load ({exc.reason or exc})") from exc
 
 
-__all__ = ["build_ssl_context", "load_client_identity"]
+__all__ = ["build_ssl_context", "load_client_identity", "load_client_identity_files"]
