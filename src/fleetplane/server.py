@@ -23,6 +23,7 @@ from fleetplane.metrics import Metrics
 from fleetplane.renewal import check_expiring, renewal_checks, start_workers
 from fleetplane.repo.lookups import load_lookups
 from fleetplane.state import AppState
+from fleetplane.tls_alert import send_handshake_alerts
 from fleetplane.tls_peer import PeerCertHttpToolsProtocol
 
 log = logging.getLogger("fleetplane")
@@ -87,23 +88,25 @@ async def serve(cfg: TargetConfig, announce: Callable[[str], None] | None = None
                                                name="renewal-checks"))  # fmt: skip
         workers += start_workers(state)
         host, port = split_host_port(cfg.listen)
-        server = uvicorn.Server(
-            uvicorn.Config(
-                build_app(state),
-                host=host,
-                port=port,
-                http=PeerCertHttpToolsProtocol if cfg.client_ca else "httptools",
-                lifespan="off",
-                access_log=False,
-                log_level="warning",
-                server_header=False,
-                ssl_certfile=cfg.tls_cert,
-                ssl_keyfile=cfg.tls_key,
-                ssl_cert_reqs=ssl.CERT_REQUIRED if cfg.client_ca else ssl.CERT_NONE,
-                ssl_ca_certs=cfg.client_ca,
-                timeout_graceful_shutdown=5,
-            )
+        config = uvicorn.Config(
+            build_app(state),
+            host=host,
+            port=port,
+            http=PeerCertHttpToolsProtocol if cfg.client_ca else "httptools",
+            lifespan="off",
+            access_log=False,
+            log_level="warning",
+            server_header=False,
+            ssl_certfile=cfg.tls_cert,
+            ssl_keyfile=cfg.tls_key,
+            ssl_cert_reqs=ssl.CERT_REQUIRED if cfg.client_ca else ssl.CERT_NONE,
+            ssl_ca_certs=cfg.client_ca,
+            timeout_graceful_shutdown=5,
         )
+        config.load()
+        if config.ssl is not None:
+            send_handshake_alerts(config.ssl)
+        server = uvicorn.Server(config)
         scheme = "https" if cfg.tls else "http"
 
         async def announce_when_started() -> None:

@@ -127,9 +127,11 @@ class TestCA:
         ]
         return self._issue("localhost", sans, ExtendedKeyUsageOID.SERVER_AUTH, days)
 
-    def client(self, cn: str, *, dns_san: bool = True, days: int = 2) -> Issued:
-        """A client certificate with subject CN ``cn`` (and a DNS SAN naming it)."""
-        sans: list[x509.GeneralName] = [x509.DNSName(cn)] if dns_san else []
+    def client(self, cn: str, *, dns_names: list[str] | None = None, days: int = 2) -> Issued:
+        """A client certificate with subject CN ``cn`` and DNS SANs ``dns_names``
+        (by default ``[cn]``; ``[]`` for none)."""
+        names = [cn] if dns_names is None else dns_names
+        sans: list[x509.GeneralName] = [x509.DNSName(n) for n in names]
         return self._issue(cn, sans, ExtendedKeyUsageOID.CLIENT_AUTH, days)
 
 

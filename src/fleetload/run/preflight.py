@@ -29,7 +29,9 @@ async def preflight(opts: ClientOptions, url: str | None) -> dict[str, Any] | No
         await client.close()
     if resp.error in _UNREACHABLE:
         hint = ""
-        if resp.error == "tls_error":
+        if resp.error == "tls_error" and "CERTIFICATE_REQUIRED" in (resp.error_detail or ""):
+            hint = " (the target asks for a client certificate: --client-cert FILE --client-key FILE)"
+        elif resp.error == "tls_error":
             hint = " (use --insecure or --ca-cert FILE for a private CA)"
         raise TargetUnreachable(f"target {redact_url(url)} is unreachable: {resp.error}"
                                 f"{': ' + resp.error_detail if resp.error_detail else ''}{hint}")

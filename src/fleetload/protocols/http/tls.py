@@ -6,6 +6,10 @@ import os
 import ssl
 import tempfile
 
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+
 
 def build_ssl_context(*, insecure: bool = False, ca_file: str | None = None,
                       client_cert: str | None = None, client_key: str | None = None) -> ssl.SSLContext:
@@ -56,16 +60,47 @@ def load_client_identity(ctx: ssl.SSLContext, cert_pem: bytes, key_pem: bytes) -
 
 def load_client_identity_files(ctx: ssl.SSLContext, cert_file: str, key_file: str) -> None:
     """Present the PEM certificate chain in ``cert_file`` and the key in ``key_file``."""
-    for what, path in (("client certificate", cert_file), ("client key", key_file)):
-        if not os.access(path, os.R_OK):
-            reason = "no such file" if not os.path.exists(path) else "not readable"
-            raise ValueError(f"cannot load {what} {path!r}: {reason}")
+    cert_pem = _read(cert_file, "client certificate")
+    key_pem = _read(key_file, "client key")
+    problem = identity_problem(cert_pem, key_pem)
+    if problem is not None:
+        raise ValueError(f"client certificate {cert_file!r} / key {key_file!r}: {problem}")
     try:
         ctx.load_cert_chain(cert_file, key_file)
     except (OSError, ssl.SSLError) as exc:
         reason = getattr(exc, "reason", None) or exc.strerror or str(exc)
-        raise ValueError(f"cannot load client certificate {cert_file!r} with key {key_file!r}: "
-                         f"{reason}") from exc
+        raise ValueError(f"client certificate {cert_file!r} / key {key_file!r}: {reason}") from exc
+
+
+def identity_problem(cert_pem: bytes, key_pem: bytes) -> str | None:
+    """Why this PEM certificate (chain, leaf first) and PEM key cannot serve as a
+    client identity, or None when they can: not PEM, an encrypted key, or a key
+    that is not the certificate's."""
+    try:
+        leaf = x509.load_pem_x509_certificates(cert_pem)[0]
+    except ValueError:
+        return "no PEM certificate in the certificate file"
+    try:
+        key = serialization.load_pem_private_key(key_pem, password=None)
+    except TypeError:
+        return "the key is encrypted (give an unencrypted PEM key)"
+    except (ValueError, UnsupportedAlgorithm):
+        return "no PEM private key in the key file"
+    if key.public_key().public_bytes(_DER, _SPKI) != leaf.public_key().public_bytes(_DER, _SPKI):
+        return "the key does not match the certificate"
+    return None
+
+
+_DER = serialization.Encoding.DER
+_SPKI = serialization.PublicFormat.SubjectPublicKeyInfo
+
+
+def _read(path: str, what: str) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise ValueError(f"cannot read {what} {path!r}: {exc.strerror or exc}") from exc
 
 
 def _load_chain(ctx: ssl.SSLContext, path: str) -> None:
@@ -75,4 +110,4 @@ def _load_chain(ctx: ssl.SSLContext, path: str) -> None:
         raise ValueError(f"client identity: certificate and key do not load ({exc.reason or exc})") from exc
 
 
-__all__ = ["build_ssl_context", "load_client_identity", "load_client_identity_files"]
+__all__ = ["build_ssl_context", "identity_problem", "load_client_identity", "load_client_identity_files"]
