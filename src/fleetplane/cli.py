@@ -73,6 +73,10 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
               help="Chance per gRPC heartbeat of pushing a check.")
 @click.option("--push-inventory-prob", default=0.01, show_default=True, callback=_prob,
               help="Chance per gRPC heartbeat of requesting an inventory.")
+@click.option("--push-terminal-prob", default=0.01, show_default=True, callback=_prob,
+              help="Chance per gRPC heartbeat of requesting a terminal session.")
+@click.option("--push-query-prob", default=0.01, show_default=True, callback=_prob,
+              help="Chance per gRPC heartbeat of pushing a query (list_ports or list_services).")
 @click.option("--renewal-workers", default=2, show_default=True, type=click.IntRange(0, 256),
               help="Built-in workers completing pending renewal jobs.")
 @click.option("--renewal-latency", default=0.05, show_default=True, type=click.FloatRange(0),
@@ -93,6 +97,7 @@ def target(
     keygen_mode: str | None, renewal_check_interval: float | None, listen: str, grpc_listen: str,
     tls: bool, tls_cert: str | None, tls_key: str | None, client_ca: str | None, auto_approve: bool,
     push_task_prob: float, push_check_prob: float, push_inventory_prob: float,
+    push_terminal_prob: float, push_query_prob: float,
     renewal_workers: int, renewal_latency: float, heartbeat_interval_ms: int,
     db_latency: float, unhealthy_after_overload: float | None, overload_waiting: int | None,
 ) -> None:  # fmt: skip
@@ -128,7 +133,8 @@ def target(
             grpc_listen=grpc_listen, tls_cert=tls_cert, tls_key=tls_key, client_ca=client_ca,
             auto_approve=auto_approve,
             push_task_prob=push_task_prob, push_check_prob=push_check_prob,
-            push_inventory_prob=push_inventory_prob, renewal_workers=renewal_workers,
+            push_inventory_prob=push_inventory_prob, push_terminal_prob=push_terminal_prob,
+            push_query_prob=push_query_prob, renewal_workers=renewal_workers,
             renewal_latency=renewal_latency, heartbeat_interval_ms=heartbeat_interval_ms,
             db_latency=db_latency, unhealthy_after_overload=unhealthy_after_overload,
             overload_waiting=overload_waiting,

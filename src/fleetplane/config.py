@@ -39,6 +39,8 @@ class TargetConfig:
     push_task_prob: float = 0.02
     push_check_prob: float = 0.02
     push_inventory_prob: float = 0.01
+    push_terminal_prob: float = 0.01
+    push_query_prob: float = 0.01
     renewal_workers: int = 2
     renewal_latency: float = 0.05
     heartbeat_interval_ms: int = 10_000

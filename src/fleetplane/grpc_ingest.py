@@ -2,7 +2,12 @@
 
 Per-stream activity (pushes sent, task/check results) is accumulated in memory
 and written with the next heartbeat's UPDATE, so a stream costs one database
-write per heartbeat however chatty it is.
+write per heartbeat however chatty it is. Terminal sessions and query answers
+are counted in the Prometheus metrics.
+
+With ``tls_cert``/``tls_key`` the port serves TLS; with ``client_ca`` it
+requires client certificates, and ``Register`` requires the certificate to
+name the registering hostname (subject CN or a DNS SAN).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import hashlib
 import json
 import random
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
@@ -19,6 +25,7 @@ import grpc
 
 from fleetplane.auth import bearer_token, key_matches
 from fleetplane.db import Row
+from fleetplane.grpc_tls import names_host, server_credentials
 from fleetplane.ids import new_id, new_token
 from fleetplane.repo import agents as agents_repo
 from fleetplane.repo.agents import GrpcCounters
@@ -34,6 +41,10 @@ _TASK_STATE_NAMES = {
     pb.TASK_STATE_SUCCEEDED: "succeeded",
     pb.TASK_STATE_FAILED: "failed",
 }
+_QUERY_KINDS = (pb.QUERY_KIND_LIST_PORTS, pb.QUERY_KIND_LIST_SERVICES)
+QUERY_KIND_NAMES = {pb.QUERY_KIND_LIST_PORTS: "list_ports", pb.QUERY_KIND_LIST_SERVICES: "list_services"}
+# Terminal sessions pushed and not yet opened, oldest forgotten first.
+MAX_OPEN_SESSIONS = 100_000
 
 
 def token_hash(token: str) -> str:
@@ -48,6 +59,7 @@ class IngestServicer(pb_grpc.AgentIngestServicer):
     def __init__(self, state: AppState, rng: random.Random | None = None) -> None:
         self.state = state
         self.rng = rng or random.Random()
+        self._sessions: OrderedDict[str, str] = OrderedDict()  # session id -> agent id
 
     async def _agent_for(self, token: str, context: Any) -> Row:
         if not token:
@@ -75,6 +87,9 @@ class IngestServicer(pb_grpc.AgentIngestServicer):
         labels = dict(request.labels)
         if not all(_clean(k) and _clean(v) for k, v in labels.items()):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "labels must be <= 1024 chars without NUL")
+        if st.config.client_ca and not names_host(context.auth_context(), request.hostname):
+            st.metrics.registrations.labels("grpc", "certificate_mismatch").inc()
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"certificate does not name {request.hostname}")
         approved = st.config.auto_approve
         # Pending agents get a token too, but it is refused (PERMISSION_DENIED)
         # until approval, so clients can tell "pending" from "unknown".
@@ -109,7 +124,7 @@ class IngestServicer(pb_grpc.AgentIngestServicer):
             heartbeat_interval_ms=st.config.heartbeat_interval_ms,
         )
 
-    def _pushes(self) -> list[pb.ServerMessage]:
+    def _pushes(self, agent_id: str) -> list[pb.ServerMessage]:
         cfg, m, out = self.state.config, self.state.metrics, []
         if self.rng.random() < cfg.push_task_prob:
             task = pb.Task(task_id=new_id("task"), kind=self.rng.choice(_TASK_KINDS), steps=3)
@@ -122,6 +137,17 @@ class IngestServicer(pb_grpc.AgentIngestServicer):
         if self.rng.random() < cfg.push_inventory_prob:
             out.append(pb.ServerMessage(inventory_request=pb.InventoryRequest(request_id=new_id("inv"))))
             m.pushes.labels("inventory").inc()
+        if self.rng.random() < cfg.push_terminal_prob:
+            session = new_id("term")
+            self._sessions[session] = agent_id
+            if len(self._sessions) > MAX_OPEN_SESSIONS:
+                self._sessions.popitem(last=False)
+            out.append(pb.ServerMessage(terminal_request=pb.TerminalRequest(session_id=session, columns=80, rows=24)))
+            m.pushes.labels("terminal").inc()
+        if self.rng.random() < cfg.push_query_prob:
+            query = pb.Query(query_id=new_id("qry"), kind=self.rng.choice(_QUERY_KINDS))
+            out.append(pb.ServerMessage(query=query))
+            m.pushes.labels("query").inc()
         return out
 
     async def _flush(self, agent_id: str, heartbeat: bool, c: GrpcCounters) -> None:
@@ -152,7 +178,7 @@ class IngestServicer(pb_grpc.AgentIngestServicer):
                     yield pb.ServerMessage(
                         ack=pb.HeartbeatAck(seq=msg.heartbeat.seq, server_time_unix_nanos=time.time_ns())
                     )
-                    pushes = self._pushes()
+                    pushes = self._pushes(agent["id"])
                     for push in pushes:
                         yield push
                     pending = replace(pending, pushes=pending.pushes + len(pushes))
@@ -173,6 +199,10 @@ class IngestServicer(pb_grpc.AgentIngestServicer):
                         check_results=pending.check_results + 1,
                         check_failures=pending.check_failures + (0 if passed else 1),
                     )
+                elif kind == "query_result":
+                    result = msg.query_result
+                    outcome = "error" if result.error else QUERY_KIND_NAMES.get(result.kind, "unspecified")
+                    m.query_results.labels(outcome).inc()
         finally:
             m.grpc_streams.dec()
             if agent is not None and pending:
@@ -202,10 +232,30 @@ class IngestServicer(pb_grpc.AgentIngestServicer):
         )
 
 
+    async def Terminal(self, request_iterator: AsyncIterator[pb.TerminalFrame], context: Any) -> None:
+        """A session the agent opened for a pushed TerminalRequest: count its
+        output, and end it once the agent half-closes (a clean close)."""
+        m = self.state.metrics
+        agent: Row | None = None
+        async for frame in request_iterator:
+            if agent is None:
+                agent = await self._agent_for(frame.agent_token, context)
+                if self._sessions.get(frame.session_id) != agent["id"]:
+                    await context.abort(grpc.StatusCode.NOT_FOUND, "no terminal session was requested with this id")
+                del self._sessions[frame.session_id]
+                m.terminal_opened.inc()
+            m.terminal_bytes.inc(len(frame.data))
+        if agent is None:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "no terminal frames received")
+        m.terminal_closed.inc()
+
+
 def build_grpc_server(state: AppState, listen: str) -> tuple[grpc.aio.Server, int]:
+    """The AgentIngest server on ``listen``: TLS (and mTLS) as the config says."""
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
     pb_grpc.add_AgentIngestServicer_to_server(IngestServicer(state), server)  # type: ignore[no-untyped-call]
-    port = server.add_insecure_port(listen)
+    credentials = server_credentials(state.config)
+    port = server.add_secure_port(listen, credentials) if credentials else server.add_insecure_port(listen)
     if not port:
         raise OSError(f"cannot listen for gRPC on {listen}")
     return server, port

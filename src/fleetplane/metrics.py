@@ -48,6 +48,23 @@ class Metrics:
         self.check_results = Counter(
             "fleetplane_grpc_check_results_total", "Check results by outcome.", ["outcome"], registry=r
         )
+        self.query_results = Counter(
+            "fleetplane_grpc_query_results_total",
+            "Query answers by query kind (list_ports, list_services; error when the agent could not answer).",
+            ["kind"],
+            registry=r,
+        )
+        self.terminal_opened = Counter(
+            "fleetplane_grpc_terminal_sessions_opened_total", "Terminal sessions opened by agents.", registry=r
+        )
+        self.terminal_closed = Counter(
+            "fleetplane_grpc_terminal_sessions_closed_total",
+            "Terminal sessions the agent closed cleanly (half-close).",
+            registry=r,
+        )
+        self.terminal_bytes = Counter(
+            "fleetplane_grpc_terminal_output_bytes_total", "Terminal output bytes received (banners).", registry=r
+        )
         self.inventory_packages = Counter(
             "fleetplane_inventory_packages_total", "Inventory packages received.", registry=r
         )

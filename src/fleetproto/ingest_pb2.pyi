@@ -20,6 +20,12 @@ class TaskState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TASK_STATE_RUNNING: _ClassVar[TaskState]
     TASK_STATE_SUCCEEDED: _ClassVar[TaskState]
     TASK_STATE_FAILED: _ClassVar[TaskState]
+
+class QueryKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    QUERY_KIND_UNSPECIFIED: _ClassVar[QueryKind]
+    QUERY_KIND_LIST_PORTS: _ClassVar[QueryKind]
+    QUERY_KIND_LIST_SERVICES: _ClassVar[QueryKind]
 REGISTRATION_STATUS_UNSPECIFIED: RegistrationStatus
 REGISTRATION_STATUS_APPROVED: RegistrationStatus
 REGISTRATION_STATUS_PENDING: RegistrationStatus
@@ -27,6 +33,9 @@ TASK_STATE_UNSPECIFIED: TaskState
 TASK_STATE_RUNNING: TaskState
 TASK_STATE_SUCCEEDED: TaskState
 TASK_STATE_FAILED: TaskState
+QUERY_KIND_UNSPECIFIED: QueryKind
+QUERY_KIND_LIST_PORTS: QueryKind
+QUERY_KIND_LIST_SERVICES: QueryKind
 
 class RegisterRequest(_message.Message):
     __slots__ = ("hostname", "public_key", "labels", "token", "os", "architecture", "version", "name")
@@ -68,16 +77,18 @@ class RegisterResponse(_message.Message):
     def __init__(self, agent_id: _Optional[str] = ..., agent_token: _Optional[str] = ..., status: _Optional[_Union[RegistrationStatus, str]] = ..., heartbeat_interval_ms: _Optional[int] = ...) -> None: ...
 
 class AgentMessage(_message.Message):
-    __slots__ = ("hello", "heartbeat", "task_progress", "check_result")
+    __slots__ = ("hello", "heartbeat", "task_progress", "check_result", "query_result")
     HELLO_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     TASK_PROGRESS_FIELD_NUMBER: _ClassVar[int]
     CHECK_RESULT_FIELD_NUMBER: _ClassVar[int]
+    QUERY_RESULT_FIELD_NUMBER: _ClassVar[int]
     hello: Hello
     heartbeat: HeartbeatPing
     task_progress: TaskProgress
     check_result: CheckResult
-    def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., heartbeat: _Optional[_Union[HeartbeatPing, _Mapping]] = ..., task_progress: _Optional[_Union[TaskProgress, _Mapping]] = ..., check_result: _Optional[_Union[CheckResult, _Mapping]] = ...) -> None: ...
+    query_result: QueryResult
+    def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., heartbeat: _Optional[_Union[HeartbeatPing, _Mapping]] = ..., task_progress: _Optional[_Union[TaskProgress, _Mapping]] = ..., check_result: _Optional[_Union[CheckResult, _Mapping]] = ..., query_result: _Optional[_Union[QueryResult, _Mapping]] = ...) -> None: ...
 
 class Hello(_message.Message):
     __slots__ = ("agent_token",)
@@ -125,16 +136,20 @@ class CheckResult(_message.Message):
     def __init__(self, check_id: _Optional[str] = ..., passed: _Optional[bool] = ..., detail: _Optional[str] = ...) -> None: ...
 
 class ServerMessage(_message.Message):
-    __slots__ = ("ack", "task", "check", "inventory_request")
+    __slots__ = ("ack", "task", "check", "inventory_request", "terminal_request", "query")
     ACK_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
     CHECK_FIELD_NUMBER: _ClassVar[int]
     INVENTORY_REQUEST_FIELD_NUMBER: _ClassVar[int]
+    TERMINAL_REQUEST_FIELD_NUMBER: _ClassVar[int]
+    QUERY_FIELD_NUMBER: _ClassVar[int]
     ack: HeartbeatAck
     task: Task
     check: Check
     inventory_request: InventoryRequest
-    def __init__(self, ack: _Optional[_Union[HeartbeatAck, _Mapping]] = ..., task: _Optional[_Union[Task, _Mapping]] = ..., check: _Optional[_Union[Check, _Mapping]] = ..., inventory_request: _Optional[_Union[InventoryRequest, _Mapping]] = ...) -> None: ...
+    terminal_request: TerminalRequest
+    query: Query
+    def __init__(self, ack: _Optional[_Union[HeartbeatAck, _Mapping]] = ..., task: _Optional[_Union[Task, _Mapping]] = ..., check: _Optional[_Union[Check, _Mapping]] = ..., inventory_request: _Optional[_Union[InventoryRequest, _Mapping]] = ..., terminal_request: _Optional[_Union[TerminalRequest, _Mapping]] = ..., query: _Optional[_Union[Query, _Mapping]] = ...) -> None: ...
 
 class HeartbeatAck(_message.Message):
     __slots__ = ("seq", "server_time_unix_nanos")
@@ -208,3 +223,71 @@ class InventorySummary(_message.Message):
     chunks_received: int
     packages_received: int
     def __init__(self, agent_id: _Optional[str] = ..., request_id: _Optional[str] = ..., chunks_received: _Optional[int] = ..., packages_received: _Optional[int] = ...) -> None: ...
+
+class TerminalRequest(_message.Message):
+    __slots__ = ("session_id", "columns", "rows")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    columns: int
+    rows: int
+    def __init__(self, session_id: _Optional[str] = ..., columns: _Optional[int] = ..., rows: _Optional[int] = ...) -> None: ...
+
+class TerminalFrame(_message.Message):
+    __slots__ = ("agent_token", "session_id", "data")
+    AGENT_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    agent_token: str
+    session_id: str
+    data: bytes
+    def __init__(self, agent_token: _Optional[str] = ..., session_id: _Optional[str] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class TerminalInput(_message.Message):
+    __slots__ = ("data",)
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    def __init__(self, data: _Optional[bytes] = ...) -> None: ...
+
+class Query(_message.Message):
+    __slots__ = ("query_id", "kind")
+    QUERY_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    query_id: str
+    kind: QueryKind
+    def __init__(self, query_id: _Optional[str] = ..., kind: _Optional[_Union[QueryKind, str]] = ...) -> None: ...
+
+class ListeningPort(_message.Message):
+    __slots__ = ("port", "protocol", "process", "address")
+    PORT_FIELD_NUMBER: _ClassVar[int]
+    PROTOCOL_FIELD_NUMBER: _ClassVar[int]
+    PROCESS_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    port: int
+    protocol: str
+    process: str
+    address: str
+    def __init__(self, port: _Optional[int] = ..., protocol: _Optional[str] = ..., process: _Optional[str] = ..., address: _Optional[str] = ...) -> None: ...
+
+class ServiceStatus(_message.Message):
+    __slots__ = ("name", "state")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    state: str
+    def __init__(self, name: _Optional[str] = ..., state: _Optional[str] = ...) -> None: ...
+
+class QueryResult(_message.Message):
+    __slots__ = ("query_id", "kind", "ports", "services", "error")
+    QUERY_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    PORTS_FIELD_NUMBER: _ClassVar[int]
+    SERVICES_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    query_id: str
+    kind: QueryKind
+    ports: _containers.RepeatedCompositeFieldContainer[ListeningPort]
+    services: _containers.RepeatedCompositeFieldContainer[ServiceStatus]
+    error: str
+    def __init__(self, query_id: _Optional[str] = ..., kind: _Optional[_Union[QueryKind, str]] = ..., ports: _Optional[_Iterable[_Union[ListeningPort, _Mapping]]] = ..., services: _Optional[_Iterable[_Union[ServiceStatus, _Mapping]]] = ..., error: _Optional[str] = ...) -> None: ...

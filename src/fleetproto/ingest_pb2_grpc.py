@@ -50,6 +50,11 @@ class AgentIngestStub:
                 request_serializer=fleet_dot_ingest_dot_v1_dot_ingest__pb2.InventoryChunk.SerializeToString,
                 response_deserializer=fleet_dot_ingest_dot_v1_dot_ingest__pb2.InventorySummary.FromString,
                 _registered_method=True)
+        self.Terminal = channel.stream_stream(
+                '/fleet.ingest.v1.AgentIngest/Terminal',
+                request_serializer=fleet_dot_ingest_dot_v1_dot_ingest__pb2.TerminalFrame.SerializeToString,
+                response_deserializer=fleet_dot_ingest_dot_v1_dot_ingest__pb2.TerminalInput.FromString,
+                _registered_method=True)
 
 
 class AgentIngestServicer:
@@ -66,8 +71,10 @@ class AgentIngestServicer:
     def Heartbeat(self, request_iterator, context):
         """Long-lived bidirectional stream. The first AgentMessage must be `hello`
         carrying the agent token; every `heartbeat` is acked (same seq) and may
-        be followed by pushed tasks, checks and inventory requests, which the
-        agent answers on the same stream.
+        be followed by pushed tasks, checks, inventory requests, terminal
+        requests and queries. Tasks, checks and queries are answered on the same
+        stream; inventory requests with SubmitInventory, terminal requests with
+        Terminal.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -76,6 +83,17 @@ class AgentIngestServicer:
     def SubmitInventory(self, request_iterator, context):
         """Client stream of package chunks answering an InventoryRequest (or sent
         unsolicited). The first chunk must carry the agent token.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Terminal(self, request_iterator, context):
+        """A terminal session answering a TerminalRequest pushed on the Heartbeat
+        stream. The first frame must carry the agent token and the pushed
+        session_id; the agent writes its output (a banner and a prompt), then
+        half-closes, and the server ends the session. The server may write input
+        frames (keystrokes) meanwhile.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -98,6 +116,11 @@ def add_AgentIngestServicer_to_server(servicer, server):
                     servicer.SubmitInventory,
                     request_deserializer=fleet_dot_ingest_dot_v1_dot_ingest__pb2.InventoryChunk.FromString,
                     response_serializer=fleet_dot_ingest_dot_v1_dot_ingest__pb2.InventorySummary.SerializeToString,
+            ),
+            'Terminal': grpc.stream_stream_rpc_method_handler(
+                    servicer.Terminal,
+                    request_deserializer=fleet_dot_ingest_dot_v1_dot_ingest__pb2.TerminalFrame.FromString,
+                    response_serializer=fleet_dot_ingest_dot_v1_dot_ingest__pb2.TerminalInput.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -181,6 +204,33 @@ class AgentIngest:
             '/fleet.ingest.v1.AgentIngest/SubmitInventory',
             fleet_dot_ingest_dot_v1_dot_ingest__pb2.InventoryChunk.SerializeToString,
             fleet_dot_ingest_dot_v1_dot_ingest__pb2.InventorySummary.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Terminal(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/fleet.ingest.v1.AgentIngest/Terminal',
+            fleet_dot_ingest_dot_v1_dot_ingest__pb2.TerminalFrame.SerializeToString,
+            fleet_dot_ingest_dot_v1_dot_ingest__pb2.TerminalInput.FromString,
             options,
             channel_credentials,
             insecure,

@@ -112,7 +112,8 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTarget]:
     db = "sqlite:///" + str(tmp_path_factory.mktemp("fleetdb") / "t.db").lstrip("/")
     t = start_target(db, auth_secret=API_KEY, admin_key=ADMIN_KEY,
                      extra_args=["--push-task-prob", "0", "--push-check-prob", "0",
-                                 "--push-inventory-prob", "0"])
+                                 "--push-inventory-prob", "0", "--push-terminal-prob", "0",
+                                 "--push-query-prob", "0"])
     yield t
     t.stop()
 
@@ -122,7 +123,8 @@ def push_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTar
     db = "sqlite:///" + str(tmp_path_factory.mktemp("pushdb") / "t.db").lstrip("/")
     t = start_target(db, auth_secret=API_KEY, admin_key=ADMIN_KEY,
                      extra_args=["--push-task-prob", "1", "--push-check-prob", "1",
-                                 "--push-inventory-prob", "1"])
+                                 "--push-inventory-prob", "1", "--push-terminal-prob", "0",
+                                 "--push-query-prob", "0"])
     yield t
     t.stop()
 

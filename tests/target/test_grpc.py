@@ -22,7 +22,8 @@ def push_target(request: pytest.FixtureRequest, new_database: Callable[[str], st
     """Every heartbeat is followed by a task, a check and an inventory request."""
     t = start_target(
         new_database(request.param), auth_secret=API_KEY,
-        extra_args=["--push-task-prob", "1", "--push-check-prob", "1", "--push-inventory-prob", "1"],
+        extra_args=["--push-task-prob", "1", "--push-check-prob", "1", "--push-inventory-prob", "1",
+                    "--push-terminal-prob", "0", "--push-query-prob", "0"],
     )  # fmt: skip
     yield t
     t.stop()

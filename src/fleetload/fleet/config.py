@@ -49,6 +49,8 @@ class Fleet(Executor):
     tasks: bool = True
     checks: bool = True
     inventory: bool = True
+    terminal: bool = True
+    queries: bool = True
     hostname_prefix: str = "fl"
     conn_fanout: int = 50
     grpc_target: str | None = None

@@ -3,9 +3,11 @@
 ``Register``, then a bidirectional ``Heartbeat`` stream (first message ``hello``
 with the agent token; each heartbeat is acked with its ``seq``, which gives the
 round trip) that stays open; pushed tasks, checks and inventory requests are
-answered on the stream and through ``SubmitInventory``. ``--conn-fanout`` agents
-share one channel (one HTTP/2 connection): the streams of a channel are
-multiplexed, so sockets are agents / fanout.
+answered on the stream and through ``SubmitInventory``, terminal requests and
+queries as :mod:`grpc_pushes` says. ``--conn-fanout`` agents share one channel
+(one HTTP/2 connection): the streams of a channel are multiplexed, so sockets
+are agents / fanout; agents with their own client certificate
+(``Fleet.identities``) have a channel each (:mod:`grpc_channels`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import grpc
 import grpc.aio
 
 from fleetload.errors import ConfigError
+from fleetload.fleet import grpc_pushes
 from fleetload.fleet.agent import (
     AGENT_VERSION,
     Agent,
@@ -29,37 +32,16 @@ from fleetload.fleet.agent import (
     Rejected,
     Unregistered,
 )
+from fleetload.fleet.grpc_channels import Channels
 from fleetproto import ingest_pb2 as pb
 from fleetproto import ingest_pb2_grpc as pb_grpc
 
 DEFAULT_GRPC_PORT = 9443
-CHUNK = 500
 OPEN_TIMEOUT = 10.0
-_CHANNEL_OPTIONS = [
-    # Distinct connections per channel (the default global pool would put every
-    # channel to the same target on one connection).
-    ("grpc.use_local_subchannel_pool", 1),
-    ("grpc.initial_reconnect_backoff_ms", 1000),
-    ("grpc.min_reconnect_backoff_ms", 1000),
-    ("grpc.max_reconnect_backoff_ms", 10000),
-    ("grpc.enable_retries", 0),
-    ("grpc.keepalive_time_ms", 60000),
-]
+CLOSE_TIMEOUT = 5.0
 _RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED,
               grpc.StatusCode.ABORTED, grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN,
               grpc.StatusCode.CANCELLED}
-
-_PACKAGES: list[pb.Package] = []
-
-
-def fake_packages() -> list[pb.Package]:
-    """3000 fake packages, built once per process and shared by every inventory."""
-    if not _PACKAGES:
-        arches = ("amd64", "arm64", "all")
-        _PACKAGES.extend(pb.Package(name=f"pkg-{i:05d}", version=f"{1 + i % 7}.{i % 13}.{i % 5}",
-                                    arch=arches[i % 3]) for i in range(3000))
-    return _PACKAGES
-
 
 def _err(e: grpc.aio.AioRpcError) -> str:
     code = e.code()
@@ -68,12 +50,15 @@ def _err(e: grpc.aio.AioRpcError) -> str:
 
 async def derive_grpc_target(ctx: FleetLike) -> str:
     """``--grpc-target`` if given; else what the target advertises in ``GET
-    /version`` (``grpc``/``grpc_target``); else the --target host on port 9443."""
+    /version`` (``grpc``/``grpc_target``); else the --target host on port 9443.
+    A derived address without a scheme is TLS (``grpcs://``) when --target is
+    https."""
     if ctx.grpc_target:
         return ctx.grpc_target
     base = ctx.rt.client._base  # the run's --target
     if not base:
         raise ConfigError("the gRPC fleet needs --grpc-target HOST:PORT (or --target URL)")
+    scheme = "grpcs://" if base.startswith("https:") else ""
     resp = await ctx.rt.client.request("GET", base.rstrip("/") + "/version", timeout=5.0)
     if resp.status == 200:
         try:
@@ -83,53 +68,17 @@ async def derive_grpc_target(ctx: FleetLike) -> str:
         if isinstance(data, dict):
             for key in ("grpc_target", "grpc"):
                 if isinstance(data.get(key), str) and data[key]:
-                    return str(data[key])
+                    value = str(data[key])
+                    return value if "://" in value else scheme + value
     host = urlsplit(base).hostname or "127.0.0.1"
-    return f"{host}:{DEFAULT_GRPC_PORT}"
-
-
-class Channels:
-    """The worker's channels: agent k of the worker uses channel k // fanout."""
-
-    def __init__(self, target: str, fanout: int, ca_file: str | None = None) -> None:
-        self.target = target
-        self.fanout = fanout
-        self.ca_file = ca_file
-        self.channels: dict[int, grpc.aio.Channel] = {}
-        self.stubs: dict[int, pb_grpc.AgentIngestStub] = {}
-
-    def stub(self, local_index: int) -> pb_grpc.AgentIngestStub:
-        k = local_index // self.fanout
-        stub = self.stubs.get(k)
-        if stub is None:
-            target = self.target
-            secure = target.startswith(("grpcs://", "https://"))
-            if "://" in target:
-                target = target.split("://", 1)[1].rstrip("/")
-            if secure:
-                root = None
-                if self.ca_file:
-                    with open(self.ca_file, "rb") as f:
-                        root = f.read()
-                ch = grpc.aio.secure_channel(target, grpc.ssl_channel_credentials(root),
-                                             options=_CHANNEL_OPTIONS)
-            else:
-                ch = grpc.aio.insecure_channel(target, options=_CHANNEL_OPTIONS)
-            self.channels[k] = ch
-            stub = self.stubs[k] = pb_grpc.AgentIngestStub(ch)  # type: ignore[no-untyped-call]
-        return stub
-
-    async def close(self) -> None:
-        chans = list(self.channels.values())
-        self.channels.clear()
-        self.stubs.clear()
-        await asyncio.gather(*(c.close(grace=None) for c in chans), return_exceptions=True)
+    return f"{scheme}{host}:{DEFAULT_GRPC_PORT}"
 
 
 class GrpcAgent(Agent):
     """An agent on the AgentIngest service (fleetproto)."""
 
-    __slots__ = ("_ack_waiter", "_call", "_lock", "_reader", "_sent_at", "_sent_seq")
+    __slots__ = ("_ack_waiter", "_busy", "_call", "_idle", "_lock", "_reader", "_sent_at",
+                 "_sent_seq")
     transport: ClassVar[str] = "grpc"
     uses_stream: ClassVar[bool] = True
 
@@ -141,19 +90,23 @@ class GrpcAgent(Agent):
         self._sent_seq = 0
         self._sent_at = 0.0
         self._ack_waiter: asyncio.Future[None] | None = None
+        self._busy = 0  # pushes being answered
+        self._idle: asyncio.Future[None] | None = None
 
     # -- per-worker setup --------------------------------------------------------------
     @staticmethod
     async def setup_fleet(ctx: FleetLike) -> None:
         target = await derive_grpc_target(ctx)
-        ctx.shared["channels"] = Channels(target, ctx.ex.conn_fanout,
-                                          getattr(ctx.rt.client, "_ca_file", None))
+        ctx.shared["channels"] = Channels(
+            target, ctx.ex.conn_fanout, ctx.stats, ca_file=getattr(ctx.rt.client, "_ca_file", None),
+            identities=ctx.ex.identities, connect_timeout=float(ctx.ex.registration_timeout))
         if not ctx.token:
             raise ConfigError("the gRPC fleet needs a registration token: --token KEY")
 
     @staticmethod
     def sockets_needed(ctx: FleetLike) -> int:
-        return (ctx.hi - ctx.lo) // max(1, ctx.ex.conn_fanout) + 64
+        fanout = 1 if ctx.ex.identities is not None else max(1, ctx.ex.conn_fanout)
+        return (ctx.hi - ctx.lo) // fanout + 64
 
     @staticmethod
     async def teardown_fleet(ctx: FleetLike) -> None:
@@ -162,9 +115,18 @@ class GrpcAgent(Agent):
             await channels.close()
 
     @property
-    def _stub(self) -> pb_grpc.AgentIngestStub:
+    def _channels(self) -> Channels:
         channels: Channels = self.fleet.shared["channels"]
-        return channels.stub(self.index - self.fleet.lo)
+        return channels
+
+    async def _stub(self) -> pb_grpc.AgentIngestStub:
+        return await self._channels.stub(self.index - self.fleet.lo, self.index, self.hostname)
+
+    def _failure(self, e: grpc.aio.AioRpcError) -> str:
+        """The error's text; a TLS handshake failure when the channel never connected."""
+        if e.code() != grpc.StatusCode.UNAVAILABLE:
+            return _err(e)
+        return self._channels.failure(self.index - self.fleet.lo, _err(e))
 
     # -- lifecycle -----------------------------------------------------------------------
     async def register(self) -> str:
@@ -173,15 +135,18 @@ class GrpcAgent(Agent):
                                  labels={"run_id": fleet.run_id, "fleetload": "agent"},
                                  token=fleet.token or "", os="linux", architecture="amd64",
                                  version=AGENT_VERSION)
+        stub = await self._stub()
         self.stats.sent(req.ByteSize())
         try:
-            resp = await self._stub.Register(req, timeout=float(fleet.ex.registration_timeout))
+            resp = await stub.Register(req, timeout=float(fleet.ex.registration_timeout))
         except grpc.aio.AioRpcError as e:
             code = e.code()
             if code == grpc.StatusCode.DEADLINE_EXCEEDED:
                 raise RegistrationTimeout(_err(e)) from None
             if code in _RETRYABLE:
-                raise ConnectionError(_err(e)) from None
+                raise ConnectionError(self._failure(e)) from None
+            # PERMISSION_DENIED here is a refusal (e.g. "certificate does not
+            # name <hostname>"), never "pending": pending comes back as a status.
             raise Rejected(_err(e)) from None
         self.agent_id = resp.agent_id
         self.token = resp.agent_token
@@ -190,7 +155,7 @@ class GrpcAgent(Agent):
     async def open(self) -> None:
         """Open the stream, say hello, and confirm it with one acked heartbeat."""
         loop = asyncio.get_running_loop()
-        call = self._stub.Heartbeat()
+        call = (await self._stub()).Heartbeat()
         self._call = call
         self._lock = asyncio.Lock()
         self._sent_seq = 0
@@ -214,7 +179,7 @@ class GrpcAgent(Agent):
                 self._sent_seq = 0
                 self.stats.heartbeat_result(False)
             if isinstance(exc, grpc.aio.AioRpcError):
-                raise Disconnected(_err(exc)) from None
+                raise Disconnected(self._failure(exc)) from None
             raise
 
     async def _drop(self, call: Any) -> None:
@@ -265,6 +230,7 @@ class GrpcAgent(Agent):
     async def _read(self, call: Any) -> None:
         reason = "stream ended by the server"
         code = None
+        pending = False
         try:
             while True:
                 msg = await call.read()
@@ -286,7 +252,10 @@ class GrpcAgent(Agent):
             return
         except grpc.aio.AioRpcError as e:
             code = e.code()
-            reason = f"stream: {_err(e)}"
+            reason = f"stream: {self._failure(e)}"
+            # PERMISSION_DENIED means "not approved" only when the server says
+            # so; any other refusal (a certificate) is a dropped stream.
+            pending = code == grpc.StatusCode.PERMISSION_DENIED and "pending" in (e.details() or "")
         except Exception as e:
             reason = f"stream: {type(e).__name__}: {e}"
         if self._sent_seq:
@@ -298,7 +267,7 @@ class GrpcAgent(Agent):
             if not waiter.done():
                 if code == grpc.StatusCode.UNAUTHENTICATED:
                     waiter.set_exception(Unregistered(reason))
-                elif code == grpc.StatusCode.PERMISSION_DENIED:
+                elif pending:
                     waiter.set_exception(PendingApproval(reason))
                 else:
                     waiter.set_exception(Disconnected(reason))
@@ -313,12 +282,26 @@ class GrpcAgent(Agent):
 
     # -- pushes ------------------------------------------------------------------------------
     async def _push(self, kind: str, message: Any) -> None:
+        self._busy += 1
         try:
             await self.on_push(kind, message)
         except Disconnected:
             pass  # the reader sees the stream end and reconnects
         except grpc.aio.AioRpcError as e:
             self.stats.error(f"{kind}: {_err(e)}")
+        finally:
+            self._busy -= 1
+            idle = self._idle
+            if not self._busy and idle is not None:
+                self._idle = None
+                if not idle.done():
+                    idle.set_result(None)
+
+    async def _pushes_answered(self, timeout: float) -> None:
+        """Wait (at most ``timeout``) until no push is being answered."""
+        if self._busy:
+            idle = self._idle = asyncio.get_running_loop().create_future()
+            await asyncio.wait_for(idle, timeout)
 
     async def on_push(self, kind: str, message: Any) -> None:
         ex = self.fleet.ex
@@ -340,7 +323,20 @@ class GrpcAgent(Agent):
             if not ex.inventory:
                 stats.push("inventory_ignored")
                 return
-            await self._submit_inventory(message.request_id)
+            await grpc_pushes.submit_inventory(await self._stub(), message.request_id,
+                                               self.token or "", self.fleet.rng, stats)
+        elif kind == "terminal_request":
+            if not ex.terminal:
+                stats.push("terminal_ignored")
+                return
+            await grpc_pushes.run_terminal(await self._stub(), message, self.token or "",
+                                           self.hostname, stats)
+        elif kind == "query":
+            if not ex.queries:
+                stats.push("query_ignored")
+                return
+            await self._write(grpc_pushes.query_answer(message))
+            stats.push("query")
         else:
             stats.push(kind)
 
@@ -358,32 +354,21 @@ class GrpcAgent(Agent):
         self.stats.task_duration.append(time.perf_counter() - t0)
         self.stats.push("task")
 
-    async def _submit_inventory(self, request_id: str) -> None:
-        packages = fake_packages()
-        count = CHUNK * self.fleet.rng.randint(2, 6)
-        call = self._stub.SubmitInventory(timeout=30.0)
-        for i in range(0, count, CHUNK):
-            chunk = pb.InventoryChunk(request_id=request_id, packages=packages[i:i + CHUNK])
-            if i == 0:
-                chunk.agent_token = self.token or ""
-            await call.write(chunk)
-            self.stats.sent(chunk.ByteSize())
-        await call.done_writing()
-        await call
-        self.stats.push("inventory")
-
     async def close(self) -> None:
-        """End the stream cleanly: half-close, then let the server finish it."""
+        """End the stream cleanly: finish the pushes being answered, half-close,
+        let the server finish the stream, then finish the pushes it sent last."""
         call, lock, reader = self._call, self._lock, self._reader
-        self._call = None
         if call is None:
             return
         try:
+            await self._pushes_answered(CLOSE_TIMEOUT)
+            self._call = None
             if lock is not None:
                 async with lock:
                     await call.done_writing()
             if reader is not None:
-                await asyncio.wait_for(asyncio.shield(reader), timeout=5.0)
+                await asyncio.wait_for(asyncio.shield(reader), timeout=CLOSE_TIMEOUT)
+            await self._pushes_answered(CLOSE_TIMEOUT)
         except (TimeoutError, grpc.aio.AioRpcError, grpc.aio.UsageError, grpc.aio.InternalError,
                 RuntimeError):
             pass

@@ -32,6 +32,8 @@ from fleetload.metrics.kinds import Tags, make_tags
 HEARTBEAT_RTT = "fleet_heartbeat_rtt"
 TICK_LATENESS = "fleet_tick_lateness"
 TASK_DURATION = "fleet_task_duration"
+TERMINAL_SESSION = "fleet_terminal_session"
+TLS_HANDSHAKE = "fleet_tls_handshake"
 REGISTRATION_DURATION = "fleet_registration_duration"
 HEARTBEATS = "fleet_heartbeats"
 HEARTBEAT_FAILED = "fleet_heartbeat_failed"
@@ -53,6 +55,8 @@ def declare() -> None:
     Trend(HEARTBEAT_RTT, description="heartbeat sent to ack/response received")
     Trend(TICK_LATENESS, description="how late heartbeat ticks fire against their schedule")
     Trend(TASK_DURATION, description="push received to final result sent")
+    Trend(TERMINAL_SESSION, description="terminal push received to the session closed by the server")
+    Trend(TLS_HANDSHAKE, description="TCP connect and TLS handshake of an agent's connection")
     Trend(REGISTRATION_DURATION, description="one registration call")
     Counter(HEARTBEATS, description="heartbeats sent")
     Rate(HEARTBEAT_FAILED, description="share of heartbeats that failed (no ack, error, timeout)")
@@ -69,7 +73,7 @@ class FleetStats:
 
     __slots__ = ("_c", "_counter_keys", "_errors", "_rates", "_tags", "bytes_window",
                  "lateness_ramp", "lateness_steady", "reg_duration", "rtt", "rtt_window",
-                 "status", "task_duration")
+                 "status", "task_duration", "terminal_session", "tls_handshake")
 
     def __init__(self, rt: ScenarioRuntime) -> None:
         c = rt.collector
@@ -81,6 +85,8 @@ class FleetStats:
         self.lateness_steady = c.trend((TICK_LATENESS,
                                         make_tags({**dict(tags), "phase": "steady"})))
         self.task_duration = c.trend((TASK_DURATION, tags))
+        self.terminal_session = c.trend((TERMINAL_SESSION, tags))
+        self.tls_handshake = c.trend((TLS_HANDSHAKE, tags))
         self.reg_duration = c.trend((REGISTRATION_DURATION, tags))
         self.rtt_window: list[float] = []
         self.bytes_window = 0
@@ -185,6 +191,8 @@ def summary_section(status: Mapping[str, float], view: Any, tags: Mapping[str, s
     late_ramp = view.values(TICK_LATENESS, {**tags, "phase": "ramp"}, percentiles=(99.9,))
     late_steady = view.values(TICK_LATENESS, {**tags, "phase": "steady"}, percentiles=(99.9,))
     task = view.values(TASK_DURATION, dict(tags), percentiles=(99.9,))
+    terminal = view.values(TERMINAL_SESSION, dict(tags), percentiles=(99.9,))
+    handshake = view.values(TLS_HANDSHAKE, dict(tags), percentiles=(99.9,))
 
     def pct(v: dict[str, float] | None) -> dict[str, float] | None:
         if not v or not v.get("count"):
@@ -209,6 +217,8 @@ def summary_section(status: Mapping[str, float], view: Any, tags: Mapping[str, s
         "ramp_done_s": g("max_ramp_done_s") if not g("ramp_pending", 0) else None,
         "ramp_pending": int(g("ramp_pending", 0)),
         "task_duration": pct(task),
+        "terminal_session": pct(terminal),
+        "tls_handshake": pct(handshake),
         "reconnects": int(g("reconnects", 0)),
         "pushes": pushes,
         "bytes_sent": int(g("bytes_sent", 0)),
@@ -233,6 +243,10 @@ def summary_lines(section: Mapping[str, Any]) -> list[str]:
     if section["pushes"]:
         lines.append("pushes handled: " + ", ".join(f"{k} {v:,}" for k, v in
                                                     sorted(section["pushes"].items())))
+    for key, label in (("terminal_session", "terminal session"), ("tls_handshake", "tls handshake")):
+        if section.get(key):
+            lines.append(f"{label} " + " ".join(f"{k}={section[key][k]:.1f}ms"
+                                                for k in ("p50", "p95", "p99", "max")))
     lines += [f"error {e['count']:,} x {e['error']}" for e in section["errors"]]
     return lines
 

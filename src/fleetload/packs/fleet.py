@@ -43,6 +43,8 @@ METRICS_JITTER = param("metrics_jitter", float, default=0.05,
 NO_TASKS = param("no_tasks", bool, default=False, help="ignore pushed tasks / work")
 NO_CHECKS = param("no_checks", bool, default=False, help="ignore pushed checks")
 NO_INVENTORY = param("no_inventory", bool, default=False, help="ignore inventory requests")
+NO_TERMINAL = param("no_terminal", bool, default=False, help="ignore terminal session requests")
+NO_QUERIES = param("no_queries", bool, default=False, help="ignore queries (list_ports, list_services)")
 PREFIX = param("hostname_prefix", str, default="fl", help="hostnames <prefix>-<run-id>-<nnnnn>")
 GRPC_TARGET = param("grpc_target", str, default=None,
                     help="HOST:PORT of the gRPC ingest (default: from the target)")
@@ -72,6 +74,7 @@ thresholds = {
                 jitter=JITTER, conn_fanout=FANOUT, work_poll_interval=POLL,
                 check_failure_rate=CHECK_FAIL, metrics_jitter=METRICS_JITTER,
                 tasks=not NO_TASKS, checks=not NO_CHECKS, inventory=not NO_INVENTORY,
+                terminal=not NO_TERMINAL, queries=not NO_QUERIES,
                 hostname_prefix=PREFIX, grpc_target=GRPC_TARGET, token=TOKEN,
                 graceful_stop="10s"))
 async def fleet(vu: Any) -> None:

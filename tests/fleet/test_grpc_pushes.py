@@ -1,0 +1,108 @@
+"""ct-ops pushes over gRPC: terminal sessions and queries, answered by the
+built-in agent and counted by the reference target itself (its Prometheus
+metrics), against a target that pushes them after half the heartbeats."""
+
+from __future__ import annotations
+
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fleetload.fleet.grpc_pushes import banner
+from fleetplane.launch import RunningTarget, start_target
+
+from .conftest import ADMIN_KEY, API_KEY, run_fleet
+
+AGENTS = 6
+
+
+@pytest.fixture(scope="module")
+def ops_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTarget]:
+    db = "sqlite:///" + str(tmp_path_factory.mktemp("opsdb") / "t.db").lstrip("/")
+    t = start_target(db, auth_secret=API_KEY, admin_key=ADMIN_KEY,
+                     extra_args=["--push-task-prob", "0", "--push-check-prob", "0",
+                                 "--push-inventory-prob", "0", "--push-terminal-prob", "0.5",
+                                 "--push-query-prob", "0.5"])
+    yield t
+    t.stop()
+
+
+def target_counts(t: RunningTarget) -> dict[str, float]:
+    """The target's own counters (``name{labels}`` → value), ``*_created`` left out."""
+    with urllib.request.urlopen(t.url + "/metrics", timeout=10) as r:
+        text = r.read().decode()
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("#") or not line.startswith("fleetplane_grpc_"):
+            continue
+        name, _, value = line.rpartition(" ")
+        if not name.split("{")[0].endswith("_created"):
+            out[name] = float(value)
+    return out
+
+
+def delta(before: dict[str, float], after: dict[str, float], name: str) -> int:
+    return int(after.get(name, 0.0) - before.get(name, 0.0))
+
+
+PUSHED_TERMINAL = 'fleetplane_grpc_pushes_total{kind="terminal"}'
+PUSHED_QUERY = 'fleetplane_grpc_pushes_total{kind="query"}'
+OPENED = "fleetplane_grpc_terminal_sessions_opened_total"
+CLOSED = "fleetplane_grpc_terminal_sessions_closed_total"
+OUTPUT = "fleetplane_grpc_terminal_output_bytes_total"
+PORTS = 'fleetplane_grpc_query_results_total{kind="list_ports"}'
+SERVICES = 'fleetplane_grpc_query_results_total{kind="list_services"}'
+QUERY_ERRORS = 'fleetplane_grpc_query_results_total{kind="error"}'
+
+
+def test_terminal_and_query_pushes_answered(ops_target: RunningTarget, tmp_path: Path) -> None:
+    before = target_counts(ops_target)
+    r = run_fleet(ops_target, tmp_path, "--transport", "grpc", "--agents", str(AGENTS),
+                  "--heartbeat-interval", "0.5s", "--duration", "4s", "--hostname-prefix", "ops")
+    assert r.code == 0, r.stderr[-3000:]
+    after = target_counts(ops_target)
+    f = r.fleet
+    assert f["errors"] == [], f["errors"]
+    assert f["registrations"] == {"active": AGENTS, "pending": 0, "failed": 0}
+    pushes = f["pushes"]
+    assert set(pushes) == {"terminal", "query"}, pushes
+    # ~7 heartbeats per agent, half followed by each push: dozens of each
+    terminal, query = pushes["terminal"], pushes["query"]
+    assert terminal >= 10 and query >= 10, pushes
+    # Every session the agents finished, the target saw opened and closed
+    # cleanly, with one banner each; every answer the agents sent, it counted.
+    assert delta(before, after, OPENED) == terminal
+    assert delta(before, after, CLOSED) == terminal
+    hostname = f"ops-{r.run_id}-00000"
+    assert delta(before, after, OUTPUT) == terminal * len(banner(hostname))
+    ports, services = delta(before, after, PORTS), delta(before, after, SERVICES)
+    assert ports + services == query and ports > 0 and services > 0
+    assert delta(before, after, QUERY_ERRORS) == 0
+    # A push sent as an agent closed its stream may go unanswered, never the reverse.
+    assert terminal <= delta(before, after, PUSHED_TERMINAL) <= terminal + AGENTS
+    assert query <= delta(before, after, PUSHED_QUERY) <= query + AGENTS
+    assert f["terminal_session"]["count"] == terminal
+    assert 0 < f["terminal_session"]["p50"] < 5000
+    assert f"pushes handled: query {query:,}, terminal {terminal:,}" in r.stdout
+    assert "terminal session p50=" in r.stdout
+
+
+def test_terminal_and_queries_can_be_turned_off(ops_target: RunningTarget, tmp_path: Path) -> None:
+    before = target_counts(ops_target)
+    r = run_fleet(ops_target, tmp_path, "--transport", "grpc", "--agents", "4",
+                  "--heartbeat-interval", "0.5s", "--duration", "3s",
+                  "--no-terminal", "--no-queries")
+    assert r.code == 0, r.stderr[-3000:]
+    after = target_counts(ops_target)
+    f = r.fleet
+    assert f["errors"] == [], f["errors"]
+    pushes = f["pushes"]
+    assert set(pushes) == {"terminal_ignored", "query_ignored"}, pushes
+    # Every push the target sent reached an agent and was ignored; none answered.
+    assert pushes["terminal_ignored"] == delta(before, after, PUSHED_TERMINAL) > 0
+    assert pushes["query_ignored"] == delta(before, after, PUSHED_QUERY) > 0
+    for name in (OPENED, CLOSED, OUTPUT, PORTS, SERVICES, QUERY_ERRORS):
+        assert delta(before, after, name) == 0, name
+    assert f["terminal_session"] is None
