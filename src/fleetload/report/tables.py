@@ -54,9 +54,23 @@ def scenarios(summary: dict[str, Any]) -> str:
                      f"{sc.get('iterations', 0):,.0f}", f"{sc.get('iteration_rate', 0):,.1f}",
                      f"{sc.get('http_reqs', 0):,.0f}", f"{100 * sc.get('http_req_failed_rate', 0):.2f}%",
                      *(esc(format_ms(d.get(p))) for p in ("p50", "p95", "p99", "p99.9", "max")),
-                     esc(format_ms(lat.get("p99"))), f"{sc.get('dropped_iterations', 0):,.0f}", kept])
+                     esc(format_ms(lat.get("p99"))),
+                     esc(format_ms(((sched or {}).get("iteration_lag") or {}).get("p99"))),
+                     f"{sc.get('dropped_iterations', 0):,.0f}", kept])
     return table(["scenario", "executor", "iterations", "it/s", "requests", "failed", "p50", "p95",
-                   "p99", "p99.9", "max", "latency p99", "dropped", "schedule"], rows, left=2)
+                   "p99", "p99.9", "max", "latency p99", "own lag p99", "dropped", "schedule"],
+                 rows, left=2) + generator_lag(summary)
+
+
+def generator_lag(summary: dict[str, Any]) -> str:
+    """Per open-loop scenario: the corrected latency's p99 and how much of it
+    is fleetload's own scheduling lag."""
+    lines = [f"<li>{esc(name)}: {esc(share['text'])}</li>"
+             for name, sc in (summary.get("scenarios") or {}).items()
+             if (share := (sc.get("schedule") or {}).get("generator_lag"))]
+    if not lines:
+        return ""
+    return f'<ul class="generator-lag">{"".join(lines)}</ul>'
 
 
 def errors(summary: dict[str, Any]) -> str:

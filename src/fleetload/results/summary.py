@@ -12,7 +12,7 @@ from fleetload.metrics.failure_samples import ReasonSamples, SampleKey
 from fleetload.metrics.kinds import Kind, make_tags, series_name
 from fleetload.metrics.thresholds import Evaluation, ThresholdSet
 from fleetload.results.failures import failure_breakdown
-from fleetload.results.validity import ValidityRules, schedule_kept
+from fleetload.results.validity import ValidityRules, generator_share, schedule_kept
 
 SUMMARY_TREND_STATS = ["avg", "min", "med", "max", "p(90)", "p(95)", "p(99)", "p(99.9)"]
 PER_SCENARIO_METRICS = (
@@ -141,6 +141,7 @@ def scenario_section(agg: Aggregate, sc: Scenario, elapsed: float,
         scheduled = ex.scheduled_iterations() if isinstance(ex, ArrivalRateExecutor) else 0.0
         behind = bool(lag and lag["p99"] / 1000.0 > BEHIND_P99)
         rules = rules or ValidityRules()
+        latency = section["http_req_latency"]
         section["schedule"] = {
             "scheduled_iterations": scheduled,
             "iteration_lag": lag,
@@ -149,6 +150,9 @@ def scenario_section(agg: Aggregate, sc: Scenario, elapsed: float,
                                   iterations + count("interrupted_iterations")),
             "behind": behind,
             "lag_bound_ms": rules.lag_bound * 1000.0,
+            # The corrected latency's p99 beside the generator's own lag p99.
+            "generator_lag": generator_share(lag["p99"] if lag else None,
+                                             latency["p99"] if latency else None),
         }
     return section
 

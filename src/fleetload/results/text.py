@@ -102,6 +102,9 @@ def render_summary(summary: dict[str, Any], *, results_dir: str | None = None) -
             why.append(f"start lag p99 {format_ms(lag.get('p99'))} above {format_ms(bound)}")
         lines.append(f"  schedule {name}: {state}; start lag p99 {format_ms(lag.get('p99'))}"
                      + (f" - {'; '.join(why)}" if why else ""))
+        share = sched.get("generator_lag")
+        if share:
+            lines.append(f"  latency {name}: {share['text']}")
     for name, sc in summary["scenarios"].items():
         if sc.get("text"):
             lines.append("")
