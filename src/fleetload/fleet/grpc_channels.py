@@ -15,6 +15,7 @@ calls with ``UNAVAILABLE``; :meth:`Channels.failure` turns that into a
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from dataclasses import dataclass
 
@@ -38,6 +39,8 @@ CHANNEL_OPTIONS = [
 ]
 _SECURE_SCHEMES = ("grpcs://", "https://")
 _CONNECTING = (grpc.ChannelConnectivity.IDLE, grpc.ChannelConnectivity.CONNECTING)
+# "UNAVAILABLE: ipv4:127.0.0.1:9443: Socket closed" -> "Socket closed"
+_LAST_ERROR_PREFIX = re.compile(r"^(?:[A-Z_]+: )?(?:ipv[46]:\S+?: )?")
 
 
 def split_target(target: str) -> tuple[str, bool]:
@@ -135,10 +138,14 @@ class Channels:
         first = entry.connecting if entry is not None else None
         if first is None or not first.done() or first.cancelled() or first.result():
             return text
-        last = text.rsplit("last error: ", 1)[-1]
+        last = _LAST_ERROR_PREFIX.sub("", text.rsplit("last error: ", 1)[-1])
         if "refused" in last or "unreachable" in last.lower():
             return f"connect to {self.address} failed: {last}"
-        return f"TLS handshake with {self.address} failed: {last}"
+        hint = ""
+        if last == "Socket closed":  # what a TLS 1.3 client sees of a refused certificate
+            hint = (" (a client certificate may be required)" if self.identities is None
+                    else " (the client certificate may be refused)")
+        return f"TLS handshake with {self.address} failed: {last}{hint}"
 
     async def close(self) -> None:
         entries = list(self._channels.values())
