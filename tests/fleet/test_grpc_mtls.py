@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -19,7 +20,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from fleetplane.grpc_tls import certificate_names, names_host
-from fleetplane.launch import RunningTarget
+from fleetplane.launch import RunningTarget, start_target
+from fleetproto import ingest_pb2 as pb
+from fleetproto import ingest_pb2_grpc as pb_grpc
 from tests.support.pki import TestCA, start_mtls_target
 
 from .conftest import run_cli
@@ -52,11 +55,12 @@ def changes(before: dict[str, float], after: dict[str, float]) -> dict[str, int]
     return {k: int(v - before.get(k, 0.0)) for k, v in after.items() if v != before.get(k, 0.0)}
 
 
-def run_mtls_fleet(t: RunningTarget, ca_dir: Path, tmp: Path, *env: str) -> tuple[Any, dict[str, Any] | None]:
+def run_mtls_fleet(t: RunningTarget, ca_dir: Path, tmp: Path, *env: str,
+                   scheme: str = "grpcs://") -> tuple[Any, dict[str, Any] | None]:
     summary = tmp / "summary.json"
     proc = run_cli("run", SCRIPT, "--ca-cert", str(ca_dir / "ca.pem"),
                    "--results-dir", str(tmp / "results"), "--summary-export", str(summary),
-                   "-e", f"MTLS_CA_DIR={ca_dir}", "-e", f"MTLS_GRPC_TARGET=grpcs://{t.grpc_target}",
+                   "-e", f"MTLS_CA_DIR={ca_dir}", "-e", f"MTLS_GRPC_TARGET={scheme}{t.grpc_target}",
                    "-e", f"MTLS_TOKEN={TOKEN}", *(x for kv in env for x in ("-e", kv)), timeout=120)
     data = json.loads(summary.read_text()) if summary.exists() else None
     return proc, data
@@ -162,3 +166,38 @@ def test_certificate_names_are_the_cn_and_the_dns_sans() -> None:
     assert names_host(auth, "agent-7") and not names_host(auth, "agent-8")
     assert not names_host(auth, "10.0.0.7")
     assert certificate_names({}) == set()
+
+
+def test_identities_need_a_tls_grpc_target(mtls: tuple[RunningTarget, Path], tmp_path: Path) -> None:
+    t, ca_dir = mtls
+    proc, _ = run_mtls_fleet(t, ca_dir, tmp_path, "MTLS_AGENTS=2", scheme="")
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    assert (f"client identities need TLS on the gRPC port: --grpc-target grpcs://{t.grpc_target}"
+            in proc.stderr), proc.stderr[-3000:]
+
+
+def test_tls_target_serves_grpc_over_tls(tmp_path: Path) -> None:
+    """``--tls``: the gRPC port is TLS too; the agents find it from ``/version``
+    (grpcs, as --target is https) and share channels (one handshake each)."""
+    with start_target(None, tls=True, extra_args=["--push-terminal-prob", "0",
+                                                  "--push-query-prob", "0"]) as t:
+        assert t.ca_file is not None
+        summary = tmp_path / "summary.json"
+        proc = run_cli("run", "fleet", "--target", t.url, "--ca-cert", t.ca_file,
+                       "--token", t.api_key, "--agents", "6", "--conn-fanout", "4",
+                       "--heartbeat-interval", "0.5s", "--duration", "2s",
+                       "--results-dir", str(tmp_path / "results"), "--summary-export", str(summary),
+                       timeout=120)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        f = fleet_of(json.loads(summary.read_text()))
+        assert f["registrations"] == {"active": 6, "pending": 0, "failed": 0}
+        assert f["errors"] == [] and f["heartbeats"]["failed"] == 0
+        assert f["tls_handshake"]["count"] == 2  # 6 agents, 4 per channel
+        # the port does not speak plaintext gRPC any more
+        with grpc.insecure_channel(t.grpc_target) as ch:
+            stub = pb_grpc.AgentIngestStub(ch)
+            with pytest.raises(grpc.RpcError) as err:
+                stub.Register(pb.RegisterRequest(hostname="plain", public_key=bytes(32),
+                                                 token=t.api_key), timeout=5)
+            assert err.value.code() == grpc.StatusCode.UNAVAILABLE
