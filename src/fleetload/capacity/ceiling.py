@@ -6,6 +6,8 @@ between the last good and the first bad rate is bisected until
 ``bad / good <= 1 + precision``. A generator-bound step ends the search: the
 target's ceiling is then only known to be above the last good rate, and
 pretending otherwise would report the load generator's limit as the target's.
+A step that lost a cluster node ends it too: that step offered less than its
+rate, so the ceiling stands on the steps measured before it.
 
 The search only decides which rate to try next; running a step (cooldown,
 run, judgement) is the ``run`` callable's job, so the logic is testable alone.
@@ -25,11 +27,12 @@ NO_BREAK = "no-break"  # every step up to --to met the SLOs
 BREAKS_AT_FROM = "breaks-at-from"  # the first step already broke an SLO
 GENERATOR_BOUND = "generator-bound"  # the generator, not the target, was the limit
 MAX_STEPS = "max-steps"  # the step budget ran out before the precision was reached
+NODE_LOST = "node-lost"  # a cluster node was lost during a step (--cluster)
 
 
 class StepLike(Protocol):
     rate: float
-    verdict: str  # "ok" | "breaks" | "generator-bound"
+    verdict: str  # "ok" | "breaks" | "generator-bound" | "node-lost"
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,7 @@ class SearchResult:
     good: Any | None = None  # the highest rate that met every SLO
     bad: Any | None = None  # the lowest rate that broke one
     generator_bound: Any | None = None  # the step where the generator was the limit
+    node_lost: Any | None = None  # the step during which a cluster node was lost
     stop_reason: str = ""  # why the search stopped, for the headline and ceiling.json
 
 
@@ -89,12 +93,21 @@ async def search(settings: SearchSettings, run: Callable[[float], Awaitable[Step
         return ended(GENERATOR_BOUND, "the generator, not the target, was the limit "
                                       f"at {s.rate:g}/s")
 
+    def node_lost(s: StepLike) -> SearchResult:
+        result.node_lost = s
+        # A step that lost a node says which one in its reasons.
+        which = "; ".join(getattr(s, "reasons", None) or ["a cluster node was lost"])
+        return ended(NODE_LOST, f"{which} during the step at {s.rate:g}/s: the ceiling stands "
+                                "on the steps measured before it")
+
     rate = settings.from_rate
     # Phase 1: geometric steps until something breaks or --to holds.
     while len(result.steps) < settings.max_steps:
         s = await step(rate)
         if s.verdict == "generator-bound":
             return generator_bound(s)
+        if s.verdict == "node-lost":
+            return node_lost(s)
         if s.verdict != "ok":
             result.bad = s
             break
@@ -119,6 +132,8 @@ async def search(settings: SearchSettings, run: Callable[[float], Awaitable[Step
         s = await step(mid)
         if s.verdict == "generator-bound":
             return generator_bound(s)
+        if s.verdict == "node-lost":
+            return node_lost(s)
         if s.verdict == "ok":
             result.good = s
         else:

@@ -19,13 +19,14 @@ from .ceiling import (
     FOUND,
     GENERATOR_BOUND,
     MAX_STEPS,
+    NODE_LOST,
     SearchResult,
     SearchSettings,
     search,
 )
 from .constraint import Constraint, fmt_ms, name_constraint
 from .health import HealthGate
-from .steps import Step, StepSettings, run_step
+from .steps import Step, StepSettings, lost_line, run_step
 
 CEILING_JSON = "ceiling.json"
 CEILING_HTML = "ceiling.html"
@@ -64,8 +65,9 @@ def _broke(step: Step) -> str:
 
 
 def highest_measured(steps: Sequence[Step]) -> float | None:
-    """The highest rate a step actually offered (iterations/s, from its summary)."""
-    return max((s.offered for s in steps), default=None)
+    """The highest rate a step actually offered (iterations/s, from its summary);
+    a step that lost a cluster node offered less than that and does not count."""
+    return max((s.offered for s in steps if s.verdict != NODE_LOST), default=None)
 
 
 def headline(result: SearchResult, constraint: Constraint | None) -> list[str]:
@@ -80,6 +82,8 @@ def headline(result: SearchResult, constraint: Constraint | None) -> list[str]:
         top = highest_measured(result.steps)
         which = ("the highest step run" if top is None or good.offered >= top
                  else "the highest step the generator delivered")
+        if result.node_lost is not None and (top is None or good.offered >= top):
+            which = "the highest step run in full"
         lines.append(f"no SLO broke up to {good.offered:g} iterations/s, {which} "
                      f"({good.achieved_rps:.1f} req/s achieved, p99 {fmt_ms(good.p('p99'))}): "
                      "the ceiling is at or above it")
@@ -89,6 +93,12 @@ def headline(result: SearchResult, constraint: Constraint | None) -> list[str]:
     if gen is not None:
         lines.append(f"generator-bound at {gen.offered:g}/s: {'; '.join(gen.reasons)}. "
                      "This is fleetload's limit, not the target's: the target's ceiling is "
+                     + (f"at or above {good.offered:g}/s" if good is not None else "unknown")
+                     + (f" and below {bad.offered:g}/s" if bad is not None else ""))
+    lost = result.node_lost
+    if lost is not None:
+        lines.append(f"node lost at {lost.offered:g}/s: that step did not offer its load and "
+                     "judges nothing; the target's ceiling is "
                      + (f"at or above {good.offered:g}/s" if good is not None else "unknown")
                      + (f" and below {bad.offered:g}/s" if bad is not None else ""))
     lines.append(f"the search stopped because {result.stop_reason}")
@@ -124,10 +134,17 @@ async def run_ceiling(search_settings: SearchSettings, step_settings: StepSettin
     def show(s: Any) -> None:
         print(step_line(s), file=stream, flush=True)
 
-    result = await search(search_settings, one, on_step=show)
+    cluster = step_settings.cluster
+    if cluster is None:
+        result = await search(search_settings, one, on_step=show)
+    else:  # one connection to the cluster for every step
+        from fleetload.cluster.connection import shared_connection
+
+        with shared_connection(cluster.address, step_settings.recipe.script):
+            result = await search(search_settings, one, on_step=show)
     constraint = None
     if result.bad is not None and result.status in (FOUND, MAX_STEPS, BREAKS_AT_FROM,
-                                                    GENERATOR_BOUND):
+                                                    GENERATOR_BOUND, NODE_LOST):
         constraint = name_constraint(result.good, result.bad)
     report = build_report(result, search_settings, step_settings, constraint, gate,
                           script=script, argv=argv)
@@ -170,12 +187,41 @@ def build_report(result: SearchResult, search_settings: SearchSettings, st: Step
                    "max_steps": search_settings.max_steps, "warmup_s": st.warmup,
                    "window_s": st.window, "workers": st.workers},
         "health": gate.to_json() if gate else None,
+        "cluster": cluster_report(result.steps, st),
         "steps": [s.to_json() for s in result.steps],
     }
 
 
+def cluster_report(steps: Sequence[Step], st: StepSettings) -> dict[str, Any] | None:
+    """Where a ceiling on a cluster ran: the nodes of its first step (every
+    step asks for the same nodes), and each node lost."""
+    if st.cluster is None:
+        return None
+    nodes = steps[0].nodes if steps else []
+    lost = [dict(n, step=s.index, rate=s.rate) for s in steps for n in s.lost_nodes]
+    return {"address": st.cluster.address, "nodes": nodes, "node_count": len(nodes),
+            "workers_per_node": st.workers, "lease_s": st.cluster.lease,
+            "on_node_loss": st.cluster.on_node_loss, "lost_nodes": lost}
+
+
+def cluster_line(report: dict[str, Any]) -> str | None:
+    cluster = report.get("cluster")
+    if not cluster:
+        return None
+    names = ", ".join(f"{n.get('hostname', '?')} ({n.get('address', '?')})"
+                      for n in cluster["nodes"])
+    line = (f"cluster {cluster['address']}: {cluster['node_count']} nodes x "
+            f"{cluster['workers_per_node']} worker(s): {names}")
+    for n in cluster["lost_nodes"]:
+        line += f"\n  lost in step {n['step']} ({n['rate']:g}/s): {lost_line(n)}"
+    return line
+
+
 def render_text(outcome: CeilingOutcome) -> str:
     lines = ["", "fleetload ceiling " + str(outcome.report["script"]), ""]
+    where = cluster_line(outcome.report)
+    if where is not None:
+        lines.extend([where, ""])
     for s in sorted(outcome.result.steps, key=lambda s: s.offered):
         lines.append(step_line(s))
     lines.append("")

@@ -13,7 +13,13 @@ A step has one of three verdicts:
   step says nothing about the target, whatever its latencies: fleetload's CPU
   (the busiest process: one event loop is one core) was saturated, its
   scheduler ran late while its CPU was busy, or iterations were dropped by the in-flight cap while the
-  target still met every SLO (the cap, not the target, was the limit).
+  target still met every SLO (the cap, not the target, was the limit);
+* ``node-lost`` — on a cluster (``--cluster``), a node was lost during the
+  step: the load asked for was not offered, so the step judges nothing.
+
+On a cluster the busiest process's CPU is the one the workers measure
+themselves (the timeline's ``cpu``, the busiest of every node's processes):
+the driver's own processes are not the generator.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from fleetload.cluster.options import ClusterOptions
 from fleetload.results.observations import Observer
 from fleetload.run import RunConfig, run_test
 from fleetload.script.recipe import PlanRecipe
@@ -35,7 +42,7 @@ from .observe.process import GENERATOR
 from .slo import SLO, SLOResult, evaluate_slos
 from .window import SeriesStats, Window
 
-OK, BREAKS, GENERATOR_BOUND = "ok", "breaks", "generator-bound"
+OK, BREAKS, GENERATOR_BOUND, NODE_LOST = "ok", "breaks", "generator-bound", "node-lost"
 
 
 @dataclass(frozen=True)
@@ -45,11 +52,12 @@ class StepSettings:
     warmup: float
     window: float
     out_dir: Path
-    workers: int = 1
+    workers: int = 1  # per node on a cluster
     observe: tuple[str, ...] = ()
     generator_cpu_limit: float = 90.0  # % of one core, busiest generator process
     lag_limit_ms: float = 100.0  # scheduler lag p99 (summary's "behind schedule" line)
     drop_limit: float = 0.01  # fraction of scheduled iterations
+    cluster: ClusterOptions | None = None  # every step runs on this Ray cluster
 
 
 @dataclass
@@ -70,10 +78,13 @@ class Step:
     generator_cpu_pct: float | None  # mean of the busiest generator process
     slos: list[SLOResult]
     verdict: str
-    reasons: list[str]  # why the generator was the limit
+    reasons: list[str]  # why the generator was the limit, or which node was lost
     run_dir: Path
     observations: dict[str, dict[str, SeriesStats]] = field(default_factory=dict)
     cooldown: CooldownResult | None = None
+    nodes: list[dict[str, Any]] = field(default_factory=list)
+    """on a cluster: the nodes that ran the step (node, id, address, hostname)"""
+    lost_nodes: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def broken(self) -> list[SLOResult]:
@@ -95,6 +106,7 @@ class Step:
             "cooldown": self.cooldown.to_json() if self.cooldown else None,
             "observations": {src: {k: s.to_json() for k, s in vals.items()}
                              for src, vals in self.observations.items()},
+            **({"nodes": self.nodes, "lost_nodes": self.lost_nodes} if self.nodes else {}),
         }
 
 
@@ -121,6 +133,21 @@ def _run_cpu_pct(before: tuple[float, float, float], after: tuple[float, float, 
     if workers == 1:
         return 100.0 * (after[1] - before[1]) / wall
     return 100.0 * (after[2] - before[2]) / wall / workers
+
+
+def workers_cpu_pct(window: Window) -> float | None:
+    """Mean over the window of the busiest worker process's CPU (% of a core),
+    as the workers measured it (on a cluster, the busiest of every node's)."""
+    values = [float(r["cpu"]) for r in window.rows if r.get("cpu") is not None]
+    return 100.0 * sum(values) / len(values) if values else None
+
+
+def node_summary(node: dict[str, Any]) -> dict[str, Any]:
+    return {k: node[k] for k in ("node", "id", "address", "hostname", "workers") if k in node}
+
+
+def lost_line(lost: dict[str, Any]) -> str:
+    return f"node {lost['node']} ({lost['address']}) lost: {lost['reason']}"
 
 
 def judge(settings: StepSettings, slos: Sequence[SLOResult], *, gen_cpu: float | None,
@@ -151,10 +178,13 @@ async def run_step(settings: StepSettings, index: int, rate: float, *,
     base = settings.recipe
     recipe = replace(base, overrides=replace(base.overrides, rate=rate,
                                              duration=settings.warmup + settings.window))
-    observers: list[Observer] = [*build_observers(settings.observe), generator_observer()]
+    # On a cluster the generator is not this machine's processes: the workers say.
+    local = [generator_observer()] if settings.cluster is None else []
+    observers: list[Observer] = [*build_observers(settings.observe), *local]
     run_dir = settings.out_dir / "steps" / f"{index:02d}-rate-{rate:g}"
     cfg = RunConfig(workers=settings.workers, out=run_dir, quiet=True, observers=observers,
-                    preflight=index == 0, argv=["ceiling-step", f"--rate={rate:g}"])
+                    preflight=index == 0, argv=["ceiling-step", f"--rate={rate:g}"],
+                    cluster=settings.cluster)
     before = _rusage()
     outcome = await run_test(recipe, cfg)
     run_cpu = _run_cpu_pct(before, _rusage(), settings.workers)
@@ -165,10 +195,13 @@ async def run_step(settings: StepSettings, index: int, rate: float, *,
     slo_results = evaluate_slos(settings.slos, window, summary)
     observations = window.observations()
     gen = observations.pop(GENERATOR, {})
-    # A saturated generator starves its own observer (samples time out), so the
-    # whole run's CPU from getrusage is a floor the observer cannot miss.
-    sampled = gen["cpu_max_pct"].mean if "cpu_max_pct" in gen else None
-    gen_cpu = max(sampled or 0.0, run_cpu)
+    if settings.cluster is None:
+        # A saturated generator starves its own observer (samples time out), so the
+        # whole run's CPU from getrusage is a floor the observer cannot miss.
+        sampled = gen["cpu_max_pct"].mean if "cpu_max_pct" in gen else None
+        gen_cpu: float | None = max(sampled or 0.0, run_cpu)
+    else:
+        gen_cpu = workers_cpu_pct(window)
     offered = offered_rate(summary) or rate
     scheduled = offered * settings.window
     dropped = window.dropped()
@@ -178,6 +211,9 @@ async def run_step(settings: StepSettings, index: int, rate: float, *,
             if s.get("executor") == "constant-arrival-rate"]
     verdict, reasons = judge(settings, slo_results, gen_cpu=gen_cpu, lag_p99_ms=lag,
                              dropped_frac=dropped_frac, max_in_flight=caps)
+    lost = list(summary.get("run", {}).get("lost_nodes", []))
+    if lost:  # the load asked for was not offered: the step judges nothing
+        verdict, reasons = NODE_LOST, [lost_line(n) for n in lost]
     requests = window.requests()
     errors = window.failed() + window.interrupted
     corrected = window.percentiles_ms("http_req_latency")
@@ -189,4 +225,6 @@ async def run_step(settings: StepSettings, index: int, rate: float, *,
         error_rate=errors / (requests + window.interrupted) if requests + window.interrupted else 0.0,
         dropped=dropped, dropped_frac=dropped_frac, lag_p99_ms=lag, generator_cpu_pct=gen_cpu,
         slos=slo_results, verdict=verdict, reasons=reasons, run_dir=outcome.run_dir,
-        observations=observations, cooldown=cooldown)
+        observations=observations, cooldown=cooldown,
+        nodes=[node_summary(n) for n in summary.get("meta", {}).get("nodes", [])],
+        lost_nodes=lost)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from fleetload.cluster.options import from_flags as cluster_from_flags
 from fleetload.durations import parse_duration
 from fleetload.engine.executors import RampingArrivalRate
 from fleetload.engine.loop import run_async
@@ -75,7 +76,16 @@ def stepped_scenarios_note(scenarios: Sequence[Scenario], script: str) -> list[s
 @click.option("--max-in-flight", type=int,
               help="Cap on concurrent iterations of the arrival-rate scenarios [default: the "
                    "script's, else one second of arrivals, at least 100].")
-@click.option("--workers", type=int, default=1, help="Generator worker processes.")
+@click.option("--workers", type=int, default=1,
+              help="Generator worker processes (per node with --cluster).")
+@click.option("--cluster", metavar="ADDRESS",
+              help="Run every step on a Ray cluster: ray://HOST:10001 (Ray client) or auto (on "
+                   "a cluster node). See docs/distributed.md.")
+@click.option("--nodes", type=int, help="Cluster nodes to use.  [default: every alive node]")
+@click.option("--lease", help="A node not polled for this long stops by itself.  [default: 5s]")
+@click.option("--on-node-loss", type=click.Choice(["abort", "continue"]),
+              help="A lost node stops its step at once or lets the others finish it; either "
+                   "way the ceiling stops there (exit 4).  [default: abort]")
 @click.option("--observe", "observe", multiple=True, metavar="KIND=WHAT",
               help="Observe the server side during every step (repeatable): "
                    "prometheus=URL[#metric,...], postgres=URL, process=PID|NAME.")
@@ -103,7 +113,8 @@ def ceiling_cmd(ctx: click.Context, script: str, slos: tuple[str, ...], from_rat
                 max_in_flight: int | None, workers: int, observe: tuple[str, ...], health_url: str | None,
                 no_cooldown: bool, cooldown_max: str, cooldown_factor: float,
                 cooldown_slack: str, generator_cpu: float, out: Path | None, results_dir: Path,
-                as_json: bool) -> None:
+                as_json: bool, cluster: str | None, nodes: int | None, lease: str | None,
+                on_node_loss: str | None) -> None:
     """Find the highest open-loop rate at which SCRIPT (a file or pack) meets every --slo.
 
     The script's constant-arrival-rate scenarios are stepped geometrically from
@@ -112,10 +123,15 @@ def ceiling_cmd(ctx: click.Context, script: str, slos: tuple[str, ...], from_rat
     step is a warm-up and a measured window; between steps the target must be
     healthy again. Options not listed here are the script's own parameters.
 
+    With --cluster every step runs on the nodes of a Ray cluster (one
+    connection for the whole search); a node lost during a step ends the
+    search there, the ceiling standing on the steps measured before it.
+
     Exit codes: 0 a ceiling (or a lower bound) was found, 99 the first step
-    already broke an SLO, 2 invalid input or unreachable target, 1 internal error.
+    already broke an SLO, 4 a cluster node was lost (the ceiling is that of
+    the steps before), 2 invalid input or unreachable target, 1 internal error.
     """
-    from fleetload.capacity.ceiling import BREAKS_AT_FROM, SearchSettings
+    from fleetload.capacity.ceiling import BREAKS_AT_FROM, NODE_LOST, SearchSettings
     from fleetload.capacity.health import HealthGate, choose_health_url, probe_options
     from fleetload.capacity.observe import build_observers
     from fleetload.capacity.session import dumps, render_text, run_ceiling
@@ -136,6 +152,7 @@ def ceiling_cmd(ctx: click.Context, script: str, slos: tuple[str, ...], from_rat
     warm = parse_duration(warmup, what="--warmup")
     if window < 1:
         raise ConfigError("--step-duration must be at least 1s")
+    cluster_options = cluster_from_flags(cluster, nodes, lease, on_node_loss)
     search = SearchSettings(from_rate, to_rate, factor, precision, max_steps)
     search.validate()
     parsed_slos = tuple(parse_slo(s) for s in slos)
@@ -169,8 +186,9 @@ def ceiling_cmd(ctx: click.Context, script: str, slos: tuple[str, ...], from_rat
     out_dir = out or results_dir / time.strftime("ceiling-%Y%m%d-%H%M%S")
     steps = StepSettings(recipe=recipe, slos=parsed_slos, warmup=warm, window=window,
                          out_dir=out_dir, workers=workers, observe=observe,
-                         generator_cpu_limit=generator_cpu)
+                         generator_cpu_limit=generator_cpu, cluster=cluster_options)
     outcome = run_async(run_ceiling(search, steps, gate, script=script,
                                     argv=redact_argv(sys.argv[1:])))
     click.echo(dumps(outcome.report) if as_json else render_text(outcome), nl=not as_json)
-    sys.exit(int(ExitCode.THRESHOLDS_FAILED) if outcome.result.status == BREAKS_AT_FROM else 0)
+    codes = {BREAKS_AT_FROM: ExitCode.THRESHOLDS_FAILED, NODE_LOST: ExitCode.NODE_LOST}
+    sys.exit(int(codes.get(outcome.result.status, ExitCode.OK)))

@@ -14,20 +14,14 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-import shutil
-import socket
-import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from fleetload.cluster import wire
 from fleetload.cluster.barrier import ClockOffset, estimate_offset, in_node_clock, start_instant
+from fleetload.cluster.connection import RayConnection, current, import_ray
 from fleetload.cluster.loss import unsent_iterations
 from fleetload.cluster.options import ClusterOptions, ClusterReport, LostNode
 from fleetload.cluster.ray_nodes import NodeAgent
@@ -44,31 +38,6 @@ PREPARE_TIMEOUT = 120.0
 PING_THREADS = 8
 # CPUs reserved per node for its actor (its processes run beside it).
 NODE_CPUS = 1.0
-
-
-def import_ray() -> ModuleType:
-    try:
-        import ray  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        raise ConfigError("--cluster needs Ray on this machine: pip install 'fleetload[ray]'") \
-            from None
-    return ray
-
-
-def reachable(address: str, timeout: float = 5.0) -> None:
-    """One clear error at once for a HOST:PORT that does not answer (Ray
-    itself retries for minutes, then may start a local instance instead)."""
-    if address == "auto":
-        return
-    hostport = address.removeprefix("ray://")
-    host, _, port = hostport.rpartition(":")
-    if not host or not port.isdigit():
-        raise ConfigError(f"--cluster {address}: expected ray://HOST:PORT, HOST:PORT or auto")
-    try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
-    except OSError as exc:
-        raise FleetloadError(f"cannot reach the Ray cluster at {address}: "
-                             f"{exc.strerror or exc}") from None
 
 
 class _Node:
@@ -98,24 +67,20 @@ class ClusterRun:
         self.nodes: list[_Node] = []
         self.report = ClusterReport()
         self.start_at = 0.0
-        self._owns_ray = False
+        self._connection: RayConnection | None = None  # opened for this run alone
         self._pg: Any = None
-        self._tmp: Path | None = None
 
     # -- before the start (blocking: run in a thread) -----------------------------------
     def connect(self) -> int:
         ray, opts = self.ray, self.opts
-        if not ray.is_initialized():
-            reachable(opts.address)
-            env = self._ship_script()
-            try:
-                ray.init(address=opts.address, logging_level=logging.WARNING,
-                         log_to_driver=True, runtime_env=env)
-            except (ConnectionError, RuntimeError, ValueError) as exc:
-                first = str(exc).split(". ")[0].rstrip(".")
-                raise FleetloadError(f"cannot connect to the Ray cluster at {opts.address}: "
-                                     f"{first}") from None
-            self._owns_ray = True
+        shared = current(opts.address, self.recipe.script)
+        if shared is not None:  # e.g. a ceiling's steps share one connection
+            self.recipe = shared.node_recipe(self.recipe)
+        elif not ray.is_initialized():
+            conn = RayConnection(opts.address, self.recipe.script)
+            conn.open()
+            self._connection = conn
+            self.recipe = conn.node_recipe(self.recipe)
         eligible = [n for n in ray.nodes()
                     if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) >= NODE_CPUS]
         count = opts.nodes if opts.nodes is not None else len(eligible)
@@ -155,17 +120,6 @@ class ClusterRun:
                 self.recipe, self.run_id, g, count, self.processes, self.interval, self.setup_data,
                 self.opts.lease, skew)
             self.nodes.append(_Node(g, actor))
-
-    def _ship_script(self) -> dict[str, Any]:
-        """The script travels alone as the job's working directory (every
-        actor's current directory); the nodes load it by its name."""
-        if self.recipe.script is None:
-            return {}
-        script = Path(self.recipe.script)
-        self._tmp = Path(tempfile.mkdtemp(prefix="fleetload-cluster-"))
-        shutil.copy2(script, self._tmp / script.name)
-        self.recipe = replace(self.recipe, script=script.name)
-        return {"working_dir": str(self._tmp)}
 
     def prepare(self) -> None:
         ray = self.ray
@@ -275,8 +229,6 @@ class ClusterRun:
     # -- after the run ----------------------------------------------------------------
     def close(self) -> None:
         ray = self.ray
-        if self._tmp is not None:
-            shutil.rmtree(self._tmp, ignore_errors=True)
         # Any Ray call without a connection would start a local Ray instance.
         if not ray.is_initialized():
             return
@@ -303,5 +255,5 @@ class ClusterRun:
             from ray.util.placement_group import remove_placement_group  # type: ignore[import-not-found, unused-ignore]
 
             remove_placement_group(self._pg)
-        if self._owns_ray:
-            ray.shutdown()
+        if self._connection is not None:
+            self._connection.close()

@@ -95,17 +95,21 @@ class NodeAgent:
 
     async def poll(self, acked: int, wait: float) -> tuple[list[tuple[int, bytes]], bool]:
         """Merged intervals after ``acked`` (those up to it are dropped), waiting
-        up to ``wait`` seconds for one; and whether the node has finished."""
+        up to ``wait`` seconds (and at most half the lease) for one; and whether
+        the node has finished.
+
+        The lease is renewed when a poll arrives, not when its answer leaves:
+        an answer that cannot reach the driver (a partition) renews nothing.
+        """
         self._last_poll = time.perf_counter()
         for k in [k for k in self._ready if k <= acked]:
             del self._ready[k]
         if not self._ready and not self._done:
             self._changed.clear()
             try:
-                await asyncio.wait_for(self._changed.wait(), timeout=wait)
+                await asyncio.wait_for(self._changed.wait(), timeout=min(wait, self.lease / 2))
             except TimeoutError:
                 pass
-        self._last_poll = time.perf_counter()
         # Once done, every merged interval is already in ``_ready``: this answer holds them all.
         return sorted(self._ready.items()), self._done
 
