@@ -1,0 +1,58 @@
+"""The agent fleet on the local three-node Ray cluster against the reference
+target: disjoint agent ranges across nodes, every agent registered once, the
+merged summary equal to the target's own counts."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fleetplane.launch import RunningTarget, start_target
+from tests.cluster.conftest import NODES, ensure_nodes
+from tests.fleet.conftest import ADMIN_KEY, API_KEY, run_agents, run_fleet
+
+pytest.importorskip("ray", reason="ray is not installed (pip install 'fleetload[ray]'): "
+                    "the cluster tests need it")
+
+AGENTS = 60
+
+
+@pytest.fixture(scope="module")
+def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTarget]:
+    db = "sqlite:///" + str(tmp_path_factory.mktemp("fleetdb") / "t.db").lstrip("/")
+    t = start_target(db, auth_secret=API_KEY, admin_key=ADMIN_KEY,
+                     extra_args=["--push-task-prob", "0", "--push-check-prob", "0",
+                                 "--push-inventory-prob", "0"])
+    yield t
+    t.stop()
+
+
+def test_a_fleet_splits_its_agents_across_the_nodes(cluster: Any, target: RunningTarget,
+                                                    tmp_path: Path) -> None:
+    ensure_nodes(cluster)
+    r = run_fleet(target, tmp_path, "--transport", "http", "--agents", str(AGENTS),
+                  "--ramp", "2s", "--duration", "6s", "--heartbeat-interval", "1s",
+                  "--work-poll-interval", "1h", "--hostname-prefix", "cl",
+                  "--cluster", cluster.address, "--workers", "1", timeout=180)
+    assert r.code == 0, r.stderr[-3000:]
+    assert r.summary is not None
+    nodes = r.summary["meta"]["nodes"]
+    assert [n["workers"] for n in nodes] == [[0], [1], [2]]
+    assert len({n["id"] for n in nodes}) == NODES
+    agents = run_agents(target, r.run_id)
+    hostnames = Counter(a["hostname"] for a in agents)
+    # Every agent registered exactly once: 60 distinct hostnames, none twice.
+    assert len(agents) == AGENTS == len(hostnames)
+    assert set(hostnames.values()) == {1}
+    assert sorted(hostnames) == sorted(f"cl-{r.run_id}-{i:05d}" for i in range(AGENTS))
+    f = r.fleet
+    assert f["registrations"] == {"active": AGENTS, "pending": 0, "failed": 0}
+    assert f["heartbeats"]["failed"] == 0
+    # The merged count of heartbeats is the target's own.
+    assert f["heartbeats"]["sent"] == sum(a["heartbeat_count"] for a in agents)
+    assert f["heartbeats"]["sent"] >= AGENTS * 3
+    assert all(a["status"] == "Online" for a in agents)
