@@ -4,14 +4,18 @@ metrics), against a target that pushes them after half the heartbeats."""
 
 from __future__ import annotations
 
+import os
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import pytest
 
 from fleetload.fleet.grpc_pushes import banner
 from fleetplane.launch import RunningTarget, start_target
+from fleetproto import ingest_pb2 as pb
+from fleetproto import ingest_pb2_grpc as pb_grpc
 
 from .conftest import ADMIN_KEY, API_KEY, run_fleet
 
@@ -106,3 +110,25 @@ def test_terminal_and_queries_can_be_turned_off(ops_target: RunningTarget, tmp_p
     for name in (OPENED, CLOSED, OUTPUT, PORTS, SERVICES, QUERY_ERRORS):
         assert delta(before, after, name) == 0, name
     assert f["terminal_session"] is None
+
+
+def test_terminal_sessions_the_target_did_not_request_are_refused(ops_target: RunningTarget) -> None:
+    before = target_counts(ops_target)
+    with grpc.insecure_channel(ops_target.grpc_target) as ch:
+        stub = pb_grpc.AgentIngestStub(ch)
+        reg = stub.Register(pb.RegisterRequest(hostname="ops-direct", public_key=os.urandom(32),
+                                               token=API_KEY), timeout=10)
+        cases = [
+            ([pb.TerminalFrame(agent_token=reg.agent_token, session_id="term-bogus", data=b"$ ")],
+             grpc.StatusCode.NOT_FOUND, "no terminal session was requested with this id"),
+            ([pb.TerminalFrame(agent_token="agt-unknown", session_id="term-bogus")],
+             grpc.StatusCode.UNAUTHENTICATED, "unknown or revoked agent token"),
+            ([], grpc.StatusCode.INVALID_ARGUMENT, "no terminal frames received"),
+        ]
+        for frames, code, details in cases:
+            with pytest.raises(grpc.RpcError) as err:
+                list(stub.Terminal(iter(frames), timeout=10))
+            assert (err.value.code(), err.value.details()) == (code, details)
+    after = target_counts(ops_target)
+    for name in (OPENED, CLOSED, OUTPUT):
+        assert delta(before, after, name) == 0, name
