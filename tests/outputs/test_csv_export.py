@@ -137,3 +137,25 @@ def test_a_missing_extra_is_named(spec: str, module: str, message: str,
     with pytest.raises(ConfigError) as info:
         build_output(spec)
     assert str(info.value) == message
+
+
+def test_sparse_percentiles_are_the_histograms() -> None:
+    """The live rows' percentiles (sparse buckets of several series) are
+    those of a full histogram of the same series."""
+    import random
+
+    from fleetload.metrics.histogram import Binned, Histogram
+    from fleetload.outputs.tidy import SparseHistogram
+
+    rng = random.Random(7)
+    parts = [Binned.from_seconds([rng.lognormvariate(-7, 1.5) for _ in range(n)])
+             for n in (1, 500, 5000)]
+    parts.append(Binned.from_seconds([0.0, 0.0, 0.25]))
+    dense, sparse = Histogram(), SparseHistogram()
+    for b in parts:
+        dense.add_binned(b)
+        sparse.add_binned(b)
+    ps = [0.0, 1.0, 50.0, 95.0, 99.0, 99.99, 100.0]
+    assert sparse.count == dense.count == 5504
+    assert sparse.percentiles(ps) == dense.percentiles(ps)
+    assert sparse.max == dense.max == 250_000.0

@@ -58,3 +58,48 @@ def test_two_intervals() -> None:
                        "5.0": 14, "10.0": 16, "30.0": 16, "60.0": 16, "+Inf": 16}
     [total] = [line for line in lines if line.startswith("fleetload_http_req_duration_seconds_sum")]
     assert float(total.rsplit(" ", 1)[1]) == pytest.approx(2 * (0.0003 + 0.004 + 0.04 + 0.9 + 7.0))
+
+
+def _parsed(text: str) -> list[tuple[str, dict[str, str], float]]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return [(s.name, s.labels, s.value) for fam in text_string_to_metric_families(text)
+            for s in fam.samples]
+
+
+def test_the_endpoint_text_is_the_collectors() -> None:
+    """The text served to scrapers (built once per interval) holds the same
+    samples as prometheus-client's own exposition of the collector."""
+    m = RunMetrics()
+    m.run_id = 'r"1'
+    m.add(_snap(0, 0.5, 10))
+    text = m.exposition()
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(m)  # type: ignore[arg-type]
+    assert _parsed(text.decode()) == _parsed(generate_latest(registry).decode())
+    assert m.exposition() is text  # not rebuilt without a new interval
+    m.add(_snap(1, 0.25, 12))
+    assert 'fleetload_http_reqs_total{name="list",run_id="r\\"1",scenario="api"} 16.0' \
+        in m.exposition().decode().splitlines()
+
+
+def test_remote_write_encodes_the_collectors_samples() -> None:
+    import cramjam
+
+    from fleetload.outputs.remote_write import encode, write_request_class
+
+    m = RunMetrics()
+    m.run_id = "r1"
+    m.add(_snap(0, 0.5, 10))
+    reference = write_request_class()()
+    for fam in m.collect():
+        for s in fam.samples:
+            ts = reference.timeseries.add()
+            for name, value in sorted({"__name__": s.name, **s.labels}.items()):
+                ts.labels.add(name=name, value=value)
+            ts.samples.add(value=float(s.value), timestamp=1_700_000_000_123)
+    got = write_request_class()()
+    got.ParseFromString(bytes(cramjam.snappy.decompress_raw(encode(m.families(),
+                                                                   1_700_000_000_123))))
+    assert len(got.timeseries) == len(reference.timeseries) > 30
+    assert got == reference

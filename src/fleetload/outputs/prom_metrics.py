@@ -5,24 +5,22 @@ endpoint (``--output prometheus``) and for remote write (``--output prometheus-r
 keeps run totals: counters add the interval's deltas, gauges take the
 interval's values, and latency trends become Prometheus histograms whose
 buckets are filled from the interval's HDR buckets (within the HDR precision,
-0.1 %). :meth:`RunMetrics.collect` may run on any thread (it is a
-prometheus-client custom collector). Every series carries ``run_id`` and,
-when it belongs to one, ``scenario``.
+0.1 %). The readers run on any thread and share one set of families built
+at most once per interval (:meth:`RunMetrics.families`): the text exposition
+(:meth:`RunMetrics.exposition`, also built once per interval), remote write,
+and :meth:`RunMetrics.collect` (a prometheus-client custom collector). Every
+series carries ``run_id`` and, when it belongs to one, ``scenario``.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
+from prometheus_client.core import Metric
 
 from fleetload.metrics.failure_samples import failure_reason
 from fleetload.metrics.histogram import Binned, bucket_layout
@@ -35,6 +33,7 @@ PREFIX = "fleetload_"
 BOUNDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
           10.0, 30.0, 60.0)
 _BOUNDS_US = np.array([b * 1e6 for b in BOUNDS])
+_LE = tuple(repr(b) for b in BOUNDS)
 
 # counter metric -> (family name without _total, help, labels beyond run_id/scenario)
 COUNTERS: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -75,6 +74,19 @@ GAUGES: dict[str, str] = {
 _AGENT_STATES = {"regs_active": "active", "regs_pending": "pending", "regs_failed": "failed"}
 
 LabelValues = tuple[str, ...]
+LabelPairs = tuple[tuple[str, str], ...]  # sorted by label name, run_id included
+FamilySample = tuple[str, LabelPairs, float]  # series name, labels, value
+
+
+@dataclass(frozen=True)
+class Family:
+    """One metric family: ``name`` without ``_total`` for counters, as
+    prometheus-client names them; each sample carries its full series name."""
+
+    name: str
+    doc: str
+    kind: str  # counter, gauge, histogram
+    samples: list[FamilySample]
 
 
 @dataclass
@@ -101,6 +113,9 @@ class RunMetrics:
         self._gauges: dict[str, dict[LabelValues, float]] = {}
         self._hists: dict[str, dict[LabelValues, _Hist]] = {}
         self.updates = 0  # intervals applied
+        self._built: tuple[tuple[int, str], list[Family]] | None = None
+        self._text: tuple[list[Family], bytes] | None = None
+        self._label_texts: dict[LabelPairs, str] = {}
 
     # -- feeding (merging thread) -----------------------------------------------------
     def add(self, snap: IntervalSnapshot) -> None:
@@ -158,49 +173,112 @@ class RunMetrics:
     def describe(self) -> list[Metric]:
         return []
 
-    def collect(self) -> Iterator[Metric]:
+    def families(self) -> list[Family]:
+        """Every family with its samples, built once per interval (cached)."""
         with self._lock:
-            counters = {k: dict(v) for k, v in self._counters.items()}
-            gauges = self._gauges
-            hists = {k: {lv: (h.buckets.copy(), h.sum, h.count) for lv, h in v.items()}
-                     for k, v in self._hists.items()}
+            version = (self.updates, self.run_id)
+            if self._built is not None and self._built[0] == version:
+                return self._built[1]
+            families = list(self._build())
+            self._built = (version, families)
+            return families
+
+    def collect(self) -> Iterator[Metric]:
+        """The families as prometheus-client metrics (a custom collector)."""
+        for fam in self.families():
+            metric = Metric(fam.name, fam.doc, fam.kind)
+            for name, labels, value in fam.samples:
+                metric.add_sample(name, dict(labels), value)
+            yield metric
+
+    def exposition(self) -> bytes:
+        """The families in the Prometheus text format (0.0.4), once per interval."""
+        families = self.families()
+        with self._lock:
+            if self._text is not None and self._text[0] is families:
+                return self._text[1]
+        lines: list[str] = []
+        for fam in families:
+            shown = fam.name + "_total" if fam.kind == "counter" else fam.name
+            lines.append(f"# HELP {shown} {_escape_help(fam.doc)}\n# TYPE {shown} {fam.kind}\n")
+            lines.extend(f"{name}{self._label_text(labels)} {_number(value)}\n"
+                         for name, labels, value in fam.samples)
+        text = "".join(lines).encode()
+        with self._lock:
+            self._text = (families, text)
+        return text
+
+    def _label_text(self, labels: LabelPairs) -> str:
+        text = self._label_texts.get(labels)
+        if text is None:
+            inner = ",".join(f'{k}="{_escape_value(v)}"' for k, v in labels)
+            text = self._label_texts[labels] = "{" + inner + "}" if inner else ""
+        return text
+
+    def _build(self) -> Iterator[Family]:
+        """From the totals (the lock held): counters, gauges, histograms."""
         specs = {spec[0]: (spec[1], spec[2]) for spec in COUNTERS.values()}
         specs[FAILURES[0]] = (FAILURES[1], FAILURES[2])
         specs[CHECKS[0]] = (CHECKS[1], CHECKS[2])
-        for name, series in counters.items():
+        run = ("run_id", self.run_id)
+        for name, series in self._counters.items():
             doc, extra = specs[name]
-            fam = CounterMetricFamily(PREFIX + name, doc, labels=self._labels(extra))
-            for labels, v in sorted(series.items()):
-                fam.add_metric([self.run_id, *labels], v)
-            yield fam
-        for name, series in gauges.items():
-            if not series:
+            keys = ("scenario", *extra)
+            yield Family(PREFIX + name, doc, "counter", [
+                (PREFIX + name + "_total", _pairs(run, keys, labels), v)
+                for labels, v in sorted(series.items())])
+        for name, gseries in self._gauges.items():
+            if not gseries:
                 continue
-            extra = _gauge_labels(name)
-            fam_g = GaugeMetricFamily(PREFIX + name, GAUGES[name],
-                                      labels=["run_id", *extra])
-            for labels, v in sorted(series.items()):
-                fam_g.add_metric([self.run_id, *labels], v)
-            yield fam_g
+            keys = _gauge_labels(name)
+            yield Family(PREFIX + name, GAUGES[name], "gauge", [
+                (PREFIX + name, _pairs(run, keys, labels), v)
+                for labels, v in sorted(gseries.items())])
         hist_specs = {spec[0]: spec for spec in HISTOGRAMS.values()}
-        for name, hseries in hists.items():
+        for name, hseries in self._hists.items():
             _, doc, extra = hist_specs[name]
-            fam_h = HistogramMetricFamily(PREFIX + name, doc, labels=self._labels(extra))
-            for labels, (buckets, total, count) in sorted(hseries.items(), key=lambda kv: kv[0]):
-                cumulative = np.cumsum(buckets)
-                pairs = [(_le(b), float(c)) for b, c in zip(BOUNDS, cumulative, strict=False)]
-                pairs.append(("+Inf", float(count)))
-                fam_h.add_metric([self.run_id, *labels], pairs, total)
-            yield fam_h
-
-    @staticmethod
-    def _labels(extra: tuple[str, ...]) -> list[str]:
-        return ["run_id", "scenario", *extra]
+            keys = ("scenario", *extra)
+            samples: list[FamilySample] = []
+            for labels, h in sorted(hseries.items(), key=lambda kv: kv[0]):
+                pairs = _pairs(run, keys, labels)
+                cumulative = np.cumsum(h.buckets).tolist()
+                samples.extend((PREFIX + name + "_bucket", _with_le(pairs, le), float(c))
+                               for le, c in zip(_LE, cumulative, strict=False))
+                samples.append((PREFIX + name + "_bucket", _with_le(pairs, "+Inf"),
+                                float(h.count)))
+                samples.append((PREFIX + name + "_count", pairs, float(h.count)))
+                samples.append((PREFIX + name + "_sum", pairs, h.sum))
+            yield Family(PREFIX + name, doc, "histogram", samples)
 
     def totals(self, family: str) -> Mapping[LabelValues, float]:
         """A counter family's series (for tests and summaries)."""
         with self._lock:
             return dict(self._counters.get(family, {}))
+
+
+def _pairs(run: tuple[str, str], keys: tuple[str, ...], values: LabelValues) -> LabelPairs:
+    """Label pairs sorted by name, as both exposition and remote write want them."""
+    return tuple(sorted((run, *zip(keys, values, strict=True))))
+
+
+def _with_le(pairs: LabelPairs, le: str) -> LabelPairs:
+    return tuple(sorted((*pairs, ("le", le))))
+
+
+def _escape_value(v: str) -> str:
+    return v.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _escape_help(doc: str) -> str:
+    return doc.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def _number(v: float) -> str:
+    if v == math.inf:
+        return "+Inf"
+    if v == -math.inf:
+        return "-Inf"
+    return repr(float(v))
 
 
 def _gauge_labels(name: str) -> tuple[str, ...]:
@@ -211,10 +289,6 @@ def _gauge_labels(name: str) -> tuple[str, ...]:
     if name == "executor_status":
         return ("scenario", "key")
     return ("scenario",)
-
-
-def _le(bound: float) -> str:
-    return repr(bound)
 
 
 def _add_binned(h: _Hist, b: Binned) -> None:

@@ -1,6 +1,7 @@
 """``--output prometheus=HOST:PORT``: a ``/metrics`` endpoint for the length
-of the run, served by prometheus-client on a thread of its own from a private
-registry holding one custom collector (:class:`~fleetload.outputs.prom_metrics.RunMetrics`).
+of the run, on a thread of its own, serving the Prometheus text format of
+:class:`~fleetload.outputs.prom_metrics.RunMetrics` (built once per interval,
+however often it is scraped).
 
 When the run ends, the endpoint stays up until it has been scraped once more
 (at most two of the scrape periods seen, and never more than
@@ -10,38 +11,66 @@ nobody scraped ends at once.
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-
-from prometheus_client import CollectorRegistry, start_http_server
 
 from fleetload.errors import ConfigError
 from fleetload.outputs.base import Interval, RunEnd, RunStart
 from fleetload.outputs.prom_metrics import RunMetrics
 
 MAX_LINGER = 15.0
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class _ScrapeWatch:
-    """Wraps the collector to see when and how often it is scraped."""
+    """Serves the exposition and sees when and how often it is scraped."""
 
     def __init__(self, metrics: RunMetrics) -> None:
         self.metrics = metrics
         self.scrapes: list[tuple[float, int]] = []  # (monotonic time, updates seen)
         self.cond = threading.Condition()
 
-    def describe(self) -> list[Any]:
-        return []
-
-    def collect(self) -> Any:
-        seen = self.metrics.updates  # read first: the families hold at least these
-        families = list(self.metrics.collect())
+    def scrape(self) -> bytes:
+        seen = self.metrics.updates  # read first: the text holds at least these
+        body = self.metrics.exposition()
         with self.cond:
             self.scrapes.append((time.monotonic(), seen))
             del self.scrapes[:-3]
             self.cond.notify_all()
-        return families
+        return body
+
+
+def _handler(watch: _ScrapeWatch) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # the scraper keeps its connection between scrapes
+        timeout = 30.0  # an idle connection's thread ends
+
+        def do_GET(self) -> None:
+            if self.path.split("?", 1)[0] != "/metrics":
+                self.send_error(404)
+                return
+            body = watch.scrape()
+            self.send_response(200)
+            self.send_header("Content-Type", CONTENT_TYPE)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
 
 
 class PrometheusEndpoint:
@@ -49,7 +78,7 @@ class PrometheusEndpoint:
         self.host, self.port = host, port
         self.metrics = RunMetrics()
         self._watch = _ScrapeWatch(self.metrics)
-        self._server: Any = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -62,14 +91,16 @@ class PrometheusEndpoint:
 
     def start(self, run: RunStart) -> None:
         self.metrics.run_id = run.run_id
-        registry = CollectorRegistry(auto_describe=False)
-        registry.register(self._watch)  # type: ignore[arg-type]
+        server_class = _Server6 if ":" in self.host else _Server
         try:
-            self._server, self._thread = start_http_server(self.port, self.host, registry)
+            self._server = server_class((self.host, self.port), _handler(self._watch))
         except OSError as exc:
             raise ConfigError(f"--output prometheus: cannot listen on {self.host}:{self.port}: "
                               f"{exc.strerror or exc}") from None
-        self.port = int(self._server.server_port)
+        self.port = int(self._server.server_address[1])
+        self._thread = threading.Thread(target=self._server.serve_forever, name="prometheus",
+                                        daemon=True)
+        self._thread.start()
 
     def add_interval(self, interval: Interval) -> None:
         self.metrics.add(interval.snapshot)

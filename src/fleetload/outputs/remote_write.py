@@ -1,6 +1,9 @@
 """``--output prometheus-rw=URL``: Prometheus remote write (protobuf +
 snappy, version 0.1.0 of the protocol, as k6's output sends it), one push per
 interval with the series of :class:`~fleetload.outputs.prom_metrics.RunMetrics`.
+The few protobuf fields a ``WriteRequest`` needs are written directly, each
+series' labels encoded once for the run; :func:`write_request_class` is the
+message as protobuf itself defines it, to read one back.
 
 Pushes go out from a thread of their own through a bounded queue: a slow or
 dead Prometheus never stops or slows the run. A push is tried
@@ -17,12 +20,13 @@ import base64
 import functools
 import json
 import queue
+import struct
 import sys
 import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -31,7 +35,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from prometheus_client.core import Metric
 
 from fleetload.outputs.base import Interval, RunEnd, RunStart
-from fleetload.outputs.prom_metrics import RunMetrics
+from fleetload.outputs.prom_metrics import Family, FamilySample, LabelPairs, RunMetrics
 from fleetload.redact import redact_url
 from fleetload.results import rundir
 
@@ -75,17 +79,53 @@ def write_request_class() -> Any:
     return message_factory.GetMessageClass(pool.FindMessageTypeByName("prometheus.WriteRequest"))
 
 
-def encode(families: Iterable[Metric], timestamp_ms: int) -> bytes:
-    """One snappy-compressed ``WriteRequest``: one sample per series, labels
-    sorted by name as the protocol requires."""
-    req = write_request_class()()
-    for fam in families:
-        for s in fam.samples:
-            ts = req.timeseries.add()
-            for name, value in sorted({"__name__": s.name, **s.labels}.items()):
-                ts.labels.add(name=name, value=value)
-            ts.samples.add(value=float(s.value), timestamp=timestamp_ms)
-    return bytes(cramjam.snappy.compress_raw(req.SerializeToString()))
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field."""
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+@functools.lru_cache(maxsize=65536)
+def _labels_field(name: str, labels: LabelPairs) -> bytes:
+    """A series' ``labels`` (TimeSeries field 1, repeated), ``__name__``
+    first and the rest sorted by name, as the protocol requires; encoded once
+    per series (the labels of a run's series do not change)."""
+    pairs = sorted((("__name__", name), *labels))
+    return b"".join(_field(1, _field(1, k.encode()) + _field(2, v.encode())) for k, v in pairs)
+
+
+def encode_samples(samples: Iterable[FamilySample], timestamp_ms: int) -> bytes:
+    """One snappy-compressed ``WriteRequest``, one sample per series."""
+    stamp = b"\x10" + _varint(timestamp_ms & 0xFFFFFFFFFFFFFFFF)  # Sample.timestamp
+    parts = []
+    for name, labels, value in samples:
+        sample = _field(2, b"\x09" + struct.pack("<d", value) + stamp)  # Sample.value
+        parts.append(_field(1, _labels_field(name, labels) + sample))
+    return bytes(cramjam.snappy.compress_raw(b"".join(parts)))
+
+
+def encode(families: Iterable[Metric | Family], timestamp_ms: int) -> bytes:
+    """One snappy-compressed ``WriteRequest`` of every sample of ``families``
+    (:class:`Family` or prometheus-client metrics)."""
+    def samples() -> Iterator[FamilySample]:
+        for fam in families:
+            if isinstance(fam, Family):
+                yield from fam.samples
+            else:
+                for s in fam.samples:
+                    yield s.name, tuple(sorted(s.labels.items())), float(s.value)
+    return encode_samples(samples(), timestamp_ms)
 
 
 class RemoteWrite:
@@ -101,7 +141,7 @@ class RemoteWrite:
         self.url = url
         self.shown = redact_url(url) or url
         self.metrics = RunMetrics()
-        self._queue: queue.Queue[tuple[int, list[Metric]] | None] = queue.Queue(QUEUE_SIZE)
+        self._queue: queue.Queue[tuple[int, list[Family]] | None] = queue.Queue(QUEUE_SIZE)
         self._thread: threading.Thread | None = None
         self._start_wall = 0.0
         self._run_dir: Any = None
@@ -129,7 +169,7 @@ class RemoteWrite:
     def add_interval(self, interval: Interval) -> None:
         self.metrics.add(interval.snapshot)
         stamp = int((self._start_wall + interval.snapshot.end) * 1000)
-        item = (stamp, list(self.metrics.collect()))
+        item = (stamp, self.metrics.families())
         while True:
             try:
                 self._queue.put_nowait(item)

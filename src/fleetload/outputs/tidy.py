@@ -9,10 +9,12 @@ interval in seconds since the run started; trend values are milliseconds.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol
 
-from fleetload.metrics.histogram import Binned, Histogram
+import numpy as np
+
+from fleetload.metrics.histogram import Binned, bucket_layout
 from fleetload.metrics.kinds import Tags, scenario_of
 
 COLUMNS = ("time", "scenario", "metric", "stat", "value")
@@ -49,7 +51,65 @@ def timeline_rows(row: Mapping[str, Any]) -> list[TidyRow]:
     return out
 
 
-def histogram_rows(t: float, hists: Mapping[tuple[str, str], Histogram]) -> list[TidyRow]:
+class Distribution(Protocol):
+    """What the rows need of a histogram."""
+
+    @property
+    def count(self) -> int: ...
+
+    @property
+    def max(self) -> float: ...
+
+    def percentiles(self, ps: Iterable[float]) -> list[float]: ...
+
+
+class SparseHistogram:
+    """An interval's series of one (metric, scenario), kept as their sparse
+    bucket counts: the same percentiles as a :class:`Histogram` of them,
+    without a full-size counts array per series every interval."""
+
+    __slots__ = ("count", "max", "min", "parts")
+
+    def __init__(self) -> None:
+        self.parts: list[Binned] = []
+        self.count = 0
+        self.min = float("inf")
+        self.max = 0.0
+
+    def add_binned(self, b: Binned) -> None:
+        if not b.count:
+            return
+        self.parts.append(b)
+        self.count += b.count
+        self.min = min(self.min, b.min)
+        self.max = max(self.max, b.max)
+
+    def percentiles(self, ps: Iterable[float]) -> list[float]:
+        ps = list(ps)
+        if not self.count:
+            return [0.0 for _ in ps]
+        _, lowest, highest = bucket_layout()
+        index, counts = _sorted_buckets(self.parts)
+        cumulative = np.cumsum(counts)
+        out = []
+        for p in ps:
+            target = max(1, int(min(p, 100.0) * self.count / 100.0 + 0.5))
+            i = min(int(np.searchsorted(cumulative, target)), len(index) - 1)
+            value = float(highest[index[i]] if p > 0 else lowest[index[i]])
+            out.append(min(max(value, self.min), self.max))
+        return out
+
+
+def _sorted_buckets(parts: Sequence[Binned]) -> tuple[np.ndarray, np.ndarray]:
+    if len(parts) == 1:  # a Binned's index is sorted already
+        return parts[0].index, parts[0].counts
+    index = np.concatenate([b.index for b in parts])
+    counts = np.concatenate([b.counts for b in parts])
+    order = np.argsort(index, kind="stable")
+    return index[order], counts[order]
+
+
+def histogram_rows(t: float, hists: Mapping[tuple[str, str], Distribution]) -> list[TidyRow]:
     """Count, p50, p95, p99 and max (ms) per (metric, scenario) histogram."""
     out: list[TidyRow] = []
     for (metric, scenario), h in sorted(hists.items(), key=lambda kv: (kv[0][1], kv[0][0])):
@@ -66,21 +126,21 @@ def _ms(us: float) -> float:
     return round(us / 1000.0, 3)
 
 
-def merge_trends(trends: Iterable[tuple[str, Tags, Binned]]) -> dict[tuple[str, str], Histogram]:
+def merge_sparse(trends: Iterable[tuple[str, Tags, Binned]]) -> dict[tuple[str, str], SparseHistogram]:
     """An interval's trend series merged per (metric, scenario)."""
-    out: dict[tuple[str, str], Histogram] = {}
+    out: dict[tuple[str, str], SparseHistogram] = {}
     for metric, tags, b in trends:
         key = (metric, scenario_of(tags))
         h = out.get(key)
         if h is None:
-            h = out[key] = Histogram()
+            h = out[key] = SparseHistogram()
         h.add_binned(b)
     return out
 
 
 def interval_rows(row: Mapping[str, Any], trends: Mapping[tuple[str, Tags], Binned]) -> list[TidyRow]:
     """All tidy rows of one live interval."""
-    hists = merge_trends((m, tags, b) for (m, tags), b in trends.items())
+    hists = merge_sparse((m, tags, b) for (m, tags), b in trends.items())
     return timeline_rows(row) + histogram_rows(float(row["t"]), hists)
 
 
@@ -91,7 +151,6 @@ def format_value(v: float) -> str:
 
 def as_record(r: TidyRow) -> dict[str, Any]:
     return dict(zip(COLUMNS, r, strict=True))
-
 
 
 def csv_cells(r: TidyRow) -> tuple[str, str, str, str, str]:
