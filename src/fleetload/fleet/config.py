@@ -137,6 +137,8 @@ class Fleet(Executor):
         return {"fleet": section, "text": fm.summary_lines(section)}
 
     async def run(self, rt: ScenarioRuntime) -> None:
+        from fleetload.fleet.identity_sources import metered
         from fleetload.fleet.lifecycle import FleetContext
 
-        await FleetContext(self, rt).run()
+        ex = self if self.identities is None else replace(self, identities=metered(self.identities, rt))
+        await FleetContext(ex, rt).run()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -62,7 +63,7 @@ def _shared(fleet: FleetLike) -> MqttShared:
 class MqttAgent(Agent):
     """A device on an MQTT broker (MQTT 3.1.1 or 5)."""
 
-    __slots__ = ("conn", "mq")
+    __slots__ = ("conn", "mq", "own_tls")
     transport: ClassVar[str] = "mqtt"
     uses_stream: ClassVar[bool] = True
 
@@ -70,6 +71,17 @@ class MqttAgent(Agent):
         super().__init__(fleet, index)
         self.conn: MqttConnection | None = None
         self.mq = _shared(fleet)
+        self.own_tls: ssl.SSLContext | None = None
+        """With client identities: this device's context, presenting its certificate."""
+
+    def _tls(self) -> ssl.SSLContext | None:
+        identities = self.fleet.ex.identities
+        if identities is None:
+            return self.mq.tls
+        if self.own_tls is None:
+            who = identities.identity(self.index, self.hostname)
+            self.own_tls = self.mq.settings.device_ssl_context(who.cert_pem, who.key_pem)
+        return self.own_tls
 
     async def register(self) -> str:
         """MQTT has no registration: the broker accepts or refuses the CONNECT."""
@@ -83,10 +95,13 @@ class MqttAgent(Agent):
         try:
             conn, present = await open_connection(self, ep.host, ep.port,
                                                   s.connect_options(self.hostname),
-                                                  tls=mq.tls if ep.tls else None,
+                                                  tls=self._tls() if ep.tls else None,
                                                   timeout=s.connect_timeout)
         except Refused as exc:
             mq.stats.refused(exc.reason)
+            raise
+        except ssl.SSLError as exc:
+            mq.stats.refused(f"tls: {exc.reason or exc}")
             raise
         except Exception:
             mq.stats.connect_error()
@@ -162,7 +177,12 @@ class MqttAgent(Agent):
         fleet.shared[_SHARED] = mq
         probe_id = f"{fleet.hostname_prefix}-{fleet.run_id}-probe-{fleet.lo}"
         if fleet.ex.preflight:
-            await _probe(settings, probe_id, mq)
+            tls = mq.tls
+            if fleet.ex.identities is not None and mq.tls is not None:
+                who = fleet.ex.identities.identity(
+                    fleet.lo, identity.hostname(fleet.hostname_prefix, fleet.run_id, fleet.lo))
+                tls = settings.device_ssl_context(who.cert_pem, who.key_pem)
+            await _probe(settings, probe_id, tls)
         loop = asyncio.get_running_loop()
 
         def tick() -> None:
@@ -208,7 +228,7 @@ class _Probe:
         pass
 
 
-async def _probe(s: MqttSettings, client_id: str, mq: MqttShared) -> None:
+async def _probe(s: MqttSettings, client_id: str, tls: ssl.SSLContext | None) -> None:
     """Connect once to each broker address before the fleet starts: an
     unreachable broker or refused credentials stop the run with one line
     instead of N reconnecting devices."""
@@ -216,7 +236,7 @@ async def _probe(s: MqttSettings, client_id: str, mq: MqttShared) -> None:
         try:
             conn, _ = await open_connection(_Probe(), ep.host, ep.port,
                                             s.connect_options(client_id),
-                                            tls=mq.tls if ep.tls else None,
+                                            tls=tls if ep.tls else None,
                                             timeout=s.connect_timeout)
         except Refused as exc:
             hint = "; check --username/--password" if exc.code in (4, 5, 0x86, 0x87) else ""
@@ -248,9 +268,13 @@ class MqttFleet(Fleet):
         problems = super().validate()
         if self.options_extra.get("broker"):  # without it: found at the start
             try:
-                settings_from(self.options_extra)
+                settings = settings_from(self.options_extra)
             except ConfigError as exc:
                 problems.append(str(exc))
+            else:
+                if self.identities is not None and not all(e.tls for e in settings.endpoints):
+                    problems.append("client identities (--identities, --mint-identities) need "
+                                    "mqtts:// broker addresses")
         return problems
 
     def options(self) -> dict[str, Any]:
@@ -271,7 +295,7 @@ class MqttFleet(Fleet):
                 + (f", {s.command_rate:g} commands/s" if s.command_rate else ""))
 
     def format_status(self, status: Mapping[str, float]) -> str | None:
-        return mm.format_status(status)
+        return mm.format_status(status) + fm.mint_status(status)
 
     def summary_extra(self, status: Mapping[str, float], view: Any) -> dict[str, Any] | None:
         section = fm.summary_section(status, view, {}, self.agent.transport)

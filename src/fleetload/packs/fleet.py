@@ -24,6 +24,7 @@ from fleetload.fleet import Fleet, identity
 from fleetload.fleet import metrics as fleet_metrics
 from fleetload.fleet.agent import Agent
 from fleetload.fleet.http_agent import HttpAgent
+from fleetload.fleet.identity_sources import source_from_params
 
 fleet_metrics.declare()
 
@@ -49,6 +50,12 @@ PREFIX = param("hostname_prefix", str, default="fl", help="hostnames <prefix>-<r
 GRPC_TARGET = param("grpc_target", str, default=None,
                     help="HOST:PORT of the gRPC ingest (default: from the target)")
 RTT_P95 = param("rtt_p95", float, default=1000.0, help="threshold: heartbeat rtt p95, ms")
+IDENTITIES = param("identities", str, default=None,
+                   help="directory of per-agent client certificates: <name>.crt + <name>.key "
+                        "or <name>.pem + <name>-key.pem, agent i presents the i-th by name")
+MINT_IDENTITIES = param("mint_identities", str, default=None,
+                        help="CA_CERT,CA_KEY: mint each agent a client certificate for its "
+                             "hostname, signed by this CA")
 TOKEN = param("token", str, default=None)
 TARGET = param("target", str, default=None)
 
@@ -76,6 +83,7 @@ thresholds = {
                 tasks=not NO_TASKS, checks=not NO_CHECKS, inventory=not NO_INVENTORY,
                 terminal=not NO_TERMINAL, queries=not NO_QUERIES,
                 hostname_prefix=PREFIX, grpc_target=GRPC_TARGET, token=TOKEN,
+                identities=source_from_params(IDENTITIES, MINT_IDENTITIES, agents=AGENTS),
                 graceful_stop="10s"))
 async def fleet(vu: Any) -> None:
     """Not called: the agents' behaviour lives in the Agent class."""

@@ -15,6 +15,7 @@ from typing import Any
 
 from fleetload import Duration, param, scenario
 from fleetload.fleet import metrics as fleet_metrics
+from fleetload.fleet.identity_sources import source_from_params
 from fleetload.fleet.mqtt_agent import MqttFleet, declare_metrics
 
 fleet_metrics.declare()
@@ -43,6 +44,12 @@ TLS_INSECURE = param("tls_insecure", bool, default=False,
                      help="mqtts: do not verify the broker's certificate")
 CA_FILE = param("ca_file", str, default=None,
                 help="mqtts: PEM file of the CA(s) to trust instead of the system's")
+IDENTITIES = param("identities", str, default=None,
+                   help="mqtts: directory of per-device client certificates: <name>.crt + "
+                        "<name>.key or <name>.pem + <name>-key.pem, device i presents the i-th")
+MINT_IDENTITIES = param("mint_identities", str, default=None,
+                        help="mqtts: CA_CERT,CA_KEY: mint each device a client certificate for "
+                             "its client id, signed by this CA")
 TOPIC_PREFIX = param("topic_prefix", str, default="fleetload",
                      help="topics <prefix>/<client-id>/{telemetry,cmd,reply}")
 COMMAND_RATE = param("command_rate", float, default=0.0, help="commands/s to random devices")
@@ -68,6 +75,7 @@ if not DURATION or DURATION >= 2 * INTERVAL:
     agents=AGENTS, duration=DURATION, ramp=RAMP, registration_concurrency=CONNECT_CONCURRENCY,
     heartbeat_interval=INTERVAL, jitter=JITTER, hostname_prefix=PREFIX, graceful_stop="5s",
     preflight=not SKIP_PROBE,
+    identities=source_from_params(IDENTITIES, MINT_IDENTITIES, agents=AGENTS),
     options_extra={
         "broker": BROKER, "mqtt_version": MQTT_VERSION, "keepalive": KEEPALIVE,
         "session": SESSION, "session_expiry": SESSION_EXPIRY, "username": USERNAME,

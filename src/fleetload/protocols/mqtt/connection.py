@@ -80,7 +80,8 @@ class MqttConnection(asyncio.Protocol):
         reason = self.reason or (f"connection lost: {exc}" if exc else "closed by the broker")
         waiter = self.waiter
         if waiter is not None and not waiter.done():
-            waiter.set_exception(ConnectionError(reason))
+            # A refused client certificate (TLS 1.3) shows once the handshake is done.
+            waiter.set_exception(exc if isinstance(exc, ssl.SSLError) else ConnectionError(reason))
         self.waiter = None
         if not self.closing:
             self.closing = True

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fleetload.errors import ConfigError
+from fleetload.protocols.http.tls import load_client_identity
 from fleetload.protocols.mqtt import codec
 
 DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
@@ -65,6 +66,27 @@ class MqttSettings:
         if self.tls_insecure:
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+
+    def device_ssl_context(self, cert_pem: bytes, key_pem: bytes) -> ssl.SSLContext:
+        """A context of one device's own, presenting its certificate and key.
+
+        Built for each device, so kept cheap (about a millisecond): the CA of
+        ``ca_file`` only, or the system's hashed CA directory looked up on
+        demand, rather than parsing the whole system bundle (tens of ms)."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        if self.tls_insecure:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        elif self.ca_file is not None:
+            ctx.load_verify_locations(cafile=self.ca_file)
+        else:
+            paths = ssl.get_default_verify_paths()
+            if paths.capath and os.path.isdir(paths.capath):
+                ctx.load_verify_locations(capath=paths.capath)
+            else:
+                ctx.load_default_certs()
+        load_client_identity(ctx, cert_pem, key_pem)
         return ctx
 
     def topic(self, client_id: str, kind: str) -> bytes:
