@@ -135,3 +135,33 @@ def test_a_port_in_use_is_one_line(stub: StubServer, tmp_path: Path,
     assert p.returncode == 2
     assert p.stderr.strip() == (f"fleetload: error: --output dashboard: cannot listen on "
                                 f"127.0.0.1:{port}: Address already in use")
+
+
+def test_the_charts_window() -> None:
+    """The charts hold the last WINDOW intervals: a scenario seen late is
+    null before, one no longer seen in the window is gone, rates are per second."""
+    from fleetload.outputs.dashboard_charts import ChartWindow
+
+    def row(t: int, **scenarios: int) -> dict[str, Any]:
+        return {"t": float(t), "dt": 0.5, "connections": 3,
+                "scenarios": {n: {"reqs": v, "failed": 0, "iterations": v, "dropped": 0,
+                                  "vus": 1, "duration": {"p50": 1.0, "p95": 2.0, "p99": 3.5},
+                                  "latency": None} for n, v in scenarios.items()}}
+
+    charts = ChartWindow(window=2)
+    for r in (row(1, a=5), row(2, a=6), row(3, a=7, b=1), row(4, b=2), row(5, b=3)):
+        charts.add_row(r)
+    spec = json.loads(charts.to_json())
+    assert spec["domain"] == [3.5, 5.0]
+    assert spec["axes"]["run"] == [4.0, 5.0]
+    [latency] = spec["sections"][0]["charts"]
+    assert latency["title"] == "Latency: b"  # a's last point left the window
+    assert [s["values"] for s in latency["series"]] == [[1.0] * 2, [2.0] * 2, [3.5] * 2,
+                                                        [None] * 2]
+    requests = spec["sections"][1]["charts"][0]["series"]
+    assert requests[0] == {"name": "b requests", "values": [4.0, 6.0], "dash": False}
+    charts.add_row(row(6, a=1, b=1))
+    names = [s["name"] for s in json.loads(charts.to_json())["sections"][2]["charts"][0]["series"]]
+    assert names == ["a", "b", "open connections"]
+    vus = json.loads(charts.to_json())["sections"][2]["charts"][0]["series"][0]["values"]
+    assert vus == [None, 1.0]

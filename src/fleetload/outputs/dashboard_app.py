@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import html
-import json
 from collections.abc import AsyncIterator
 from importlib import resources
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -110,15 +108,11 @@ def build_app(state: DashboardState) -> Starlette:
             state.clients += 1
             try:
                 while not state.closed:
-                    version = state.version
-                    if version != seen:
-                        seen = version
-                        payload: dict[str, Any] = await asyncio.to_thread(state.payload)
-                        # "<" escaped: the data may end up inside a script element.
-                        text = json.dumps(payload, separators=(",", ":")).replace("<", "\\u003c")
+                    if state.version != seen:
+                        seen, text, finished = await asyncio.to_thread(state.event)
                         yield f"data: {text}\n\n"
-                        state.delivered = max(state.delivered, version)
-                        if payload["finished"]:
+                        state.delivered = max(state.delivered, seen)
+                        if finished:
                             return
                     await asyncio.sleep(POLL)
             finally:
