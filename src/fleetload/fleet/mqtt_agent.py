@@ -100,6 +100,9 @@ class MqttAgent(Agent):
         except Refused as exc:
             mq.stats.refused(exc.reason)
             raise
+        except ssl.SSLCertVerificationError:
+            mq.stats.connect_error()  # the broker's certificate, not a refusal
+            raise
         except ssl.SSLError as exc:
             mq.stats.refused(f"tls: {exc.reason or exc}")
             raise
