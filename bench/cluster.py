@@ -5,6 +5,8 @@ and what ``--cluster`` costs over a local run at the same rate.
 
     .venv/bin/python bench/cluster.py [--rate 300] [--duration 8] [--nodes 3]
     .venv/bin/python bench/cluster.py --driver-only
+    .venv/bin/python bench/cluster.py --ceiling [--repeat 3]
+    .venv/bin/python bench/cluster.py --partition 5     # root only
 
 Starts a ``ray.cluster_utils.Cluster`` (one CPU per node) and an nginx on
 loopback, runs the same open-loop script locally (``--workers N``) and with
@@ -14,6 +16,15 @@ the estimated offsets are the barrier's own error. Last (alone with
 ``--driver-only``), the driver's cost of one second at 20,000 requests/s
 spread over 64 and 256 nodes: every node's interval decoded (80 series), then
 all merged, as ``bench/merge_cost.py`` does for local workers.
+
+``--ceiling`` runs ``fleetload ceiling --cluster`` (three steps of 1 s warm-up
+and 2 s window) and prints each step's time beyond its schedule (placement,
+the nodes' processes, the start barrier, the release), then what a Ray
+connection costs (connect, ship the script, disconnect): the cost a step
+would add if it connected by itself. ``--partition RUNS`` runs the
+network-namespace partition test (tests/cluster/test_partition.py) RUNS
+times and prints, per run, the time from the cut to the cut-off node's last
+request as its own server saw it.
 """
 
 from __future__ import annotations
@@ -40,6 +51,7 @@ from fleetload.metrics.snapshot import IntervalSnapshot, merge_snapshots  # noqa
 from tests.support.nginx import nginx_server  # noqa: E402
 
 SCRIPT = ROOT / "tests" / "cluster" / "scripts" / "spread.py"
+STEPPED = ROOT / "tests" / "cluster" / "scripts" / "stepped.py"
 NODE = {"num_cpus": 1, "object_store_memory": 80 * 1024 * 1024}
 
 
@@ -120,9 +132,20 @@ def main() -> None:
     ap.add_argument("--nodes", type=int, default=3)
     ap.add_argument("--driver-only", action="store_true",
                     help="only the driver's decode and merge cost for 64 and 256 nodes")
+    ap.add_argument("--ceiling", action="store_true",
+                    help="only the cost of a ceiling step on the cluster")
+    ap.add_argument("--repeat", type=int, default=3, help="ceilings (and connections) measured")
+    ap.add_argument("--partition", type=int, metavar="RUNS",
+                    help="only the partition test, RUNS times: cut to the node's last request")
     args = ap.parse_args()
     if args.driver_only:
         print_driver_cost()
+        return
+    if args.partition:
+        print_partition(args.partition)
+        return
+    if args.ceiling:
+        print_ceiling_cost(args.nodes, args.repeat)
         return
     from ray.cluster_utils import Cluster
 
@@ -163,6 +186,75 @@ def main() -> None:
     print(f"\none node interval of 80 series: {size:,} bytes, encode {enc:.1f} ms, "
           f"decode {dec:.1f} ms")
     print_driver_cost()
+
+
+def median_range(values: list[float]) -> str:
+    return (f"{statistics.median(values):.2f} (min {min(values):.2f}, "
+            f"max {max(values):.2f})")
+
+
+def print_partition(runs: int) -> None:
+    test = ROOT / "tests" / "cluster" / "test_partition.py"
+    times: list[float] = []
+    for i in range(runs):
+        p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider",
+                            str(test)], capture_output=True, text=True, cwd=ROOT, check=False)
+        line = next((x for x in p.stdout.splitlines() if x.startswith("partition: ")), None)
+        if p.returncode != 0 or line is None:
+            raise SystemExit(f"run {i + 1} failed ({p.returncode}): {p.stdout[-3000:]}")
+        times.append(float(line.split("last request ")[1].split("s ")[0]))
+        print(f"run {i + 1}: {times[-1]:.2f} s from the cut to the last request", flush=True)
+    print("\n| lease | runs | cut to the node's last request, s: median (min, max) |")
+    print("|---:|---:|---|")
+    print(f"| 3 s | {runs} | {median_range(times)} |")
+
+
+def print_ceiling_cost(nodes: int, repeat: int) -> None:
+    from ray.cluster_utils import Cluster
+
+    from fleetload.cluster.connection import RayConnection
+
+    tmp = Path(tempfile.mkdtemp(prefix="fleetload-bench-ceiling-"))
+    cluster = Cluster(initialize_head=True, head_node_args=dict(NODE))
+    overheads: list[list[float]] = []
+    walls: list[float] = []
+    connects: list[float] = []
+    try:
+        for _ in range(nodes - 1):
+            cluster.add_node(**NODE)
+        cluster.wait_for_nodes()
+        with nginx_server(tmp, 'location / { return 200 "ok"; }') as url:
+            for i in range(repeat):
+                out = tmp / f"ceiling-{i}"
+                t0 = time.perf_counter()
+                p = subprocess.run([sys.executable, "-m", "fleetload", "ceiling", str(STEPPED),
+                                    "-e", f"TARGET={url}", "--slo", "p(99)<2000", "--from", "10",
+                                    "--to", "40", "--step-duration", "2s", "--warmup", "1s",
+                                    "--no-cooldown", "--cluster", cluster.address,
+                                    "--workers", "1", "--out", str(out)],
+                                   capture_output=True, text=True, check=False, cwd=ROOT)
+                walls.append(time.perf_counter() - t0)
+                if p.returncode != 0:
+                    raise SystemExit(f"ceiling failed ({p.returncode}): {p.stderr[-2000:]}")
+                report = json.loads((out / "ceiling.json").read_text())
+                overheads.append([
+                    json.loads((Path(st["run_dir"]) / "meta.json").read_text())["duration_s"] - 3.0
+                    for st in report["steps"]])
+            for _ in range(repeat):
+                conn = RayConnection(cluster.address, str(STEPPED))
+                t0 = time.perf_counter()
+                conn.open()
+                conn.close()
+                connects.append(time.perf_counter() - t0)
+    finally:
+        cluster.shutdown()
+    print(f"{nodes} nodes on one machine x 1 worker, 3 steps of 3 s, {repeat} ceilings\n")
+    print("| ceiling | step 0 beyond its 3 s | step 1 | step 2 | whole command, s |")
+    print("|---:|---:|---:|---:|---:|")
+    for i, (over, wall) in enumerate(zip(overheads, walls, strict=True)):
+        print(f"| {i + 1} | " + " | ".join(f"{o:.2f}" for o in over) + f" | {wall:.1f} |")
+    print(f"\nper step beyond its schedule, s: {median_range([o for r in overheads for o in r])}")
+    print(f"one connection (connect, ship the script, disconnect), s: {median_range(connects)}")
 
 
 def print_driver_cost() -> None:

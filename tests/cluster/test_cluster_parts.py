@@ -1,14 +1,18 @@
 """The pieces of a cluster run that need no cluster: the wire format, the
-clock-offset estimate, a lost node's unsent share and the flags."""
+clock-offset estimate, a lost node's unsent share, the flags, and a ceiling
+search that loses a node."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from fleetload.capacity.ceiling import NODE_LOST, SearchResult, SearchSettings, search
 from fleetload.cluster import wire
 from fleetload.cluster.barrier import MIN_LEAD, estimate_offset, in_node_clock, start_instant
 from fleetload.cluster.loss import unsent_iterations
@@ -19,6 +23,7 @@ from fleetload.metrics.histogram import Binned
 from fleetload.metrics.snapshot import IntervalSnapshot
 from fleetload.script.options import Overrides
 from fleetload.script.recipe import PlanRecipe
+from tests.conftest import run_cli
 
 SCRIPT = Path(__file__).parent / "scripts" / "spread.py"
 
@@ -96,3 +101,50 @@ def test_cluster_flags() -> None:
         from_flags("auto", 0, None, None)
     with pytest.raises(ConfigError, match=r"^--lease must be longer than 0s, got 0s$"):
         from_flags("auto", None, "0s", None)
+
+
+@dataclass
+class LostOrNot:
+    rate: float
+    verdict: str
+    reasons: list[str]
+
+
+def _search_losing_a_node_at(lose_at: float, capacity: float) -> SearchResult:
+    async def run(rate: float) -> LostOrNot:
+        if rate == lose_at:
+            return LostOrNot(rate, "node-lost", ["node 2 (10.0.0.7) lost: ActorDiedError"])
+        return LostOrNot(rate, "ok" if rate <= capacity else "breaks", [])
+
+    return asyncio.run(search(SearchSettings(10, 1000, factor=2, precision=0.05), run))
+
+
+def test_a_node_lost_while_stepping_up_ends_the_search_on_a_lower_bound() -> None:
+    result = _search_losing_a_node_at(40, capacity=100)
+    assert [s.rate for s in result.steps] == [10, 20, 40]
+    assert result.status == NODE_LOST and result.node_lost is result.steps[-1]
+    assert result.good is not None and result.good.rate == 20 and result.bad is None
+    assert result.stop_reason == ("node 2 (10.0.0.7) lost: ActorDiedError during the step at "
+                                  "40/s: the ceiling stands on the steps measured before it")
+
+
+def test_a_node_lost_while_bisecting_keeps_the_bracket_measured() -> None:
+    result = _search_losing_a_node_at(60, capacity=50)  # 10..80, then 60 halfway
+    assert [s.rate for s in result.steps] == [10, 20, 40, 80, 60]
+    assert result.status == NODE_LOST
+    assert result.good is not None and result.bad is not None
+    assert (result.good.rate, result.bad.rate) == (40, 80)
+
+
+def test_ceiling_cluster_flags_are_checked_before_anything_runs() -> None:
+    r = run_cli("ceiling", str(SCRIPT), "--slo", "p(99)<100", "--nodes", "2")
+    assert r.code == 2
+    assert r.stderr.strip().splitlines()[-1] == (
+        "fleetload: error: --nodes applies to cluster runs only: add --cluster "
+        "ray://HOST:10001 (or --cluster auto on a cluster node)")
+    r = run_cli("ceiling", str(SCRIPT), "--slo", "p(99)<100", "--cluster", "auto",
+                "--lease", "soon")
+    assert r.code == 2
+    assert r.stderr.strip().splitlines()[-1] == (
+        "fleetload: error: invalid --lease 'soon': expected e.g. '30s', '5m', '1h30m', "
+        "'250ms', '2d'")
