@@ -18,7 +18,8 @@ Prometheus and Chromium run pinned to core 1 beside nginx: their work is not
 the generator's. The generator's CPU is the user+system time of the fleetload
 process and everything it waited for (``os.wait4`` on its pid: taskset execs
 fleetload, so the pid is fleetload's), start-up included, divided by the
-requests completed (``http_reqs`` in its ``summary.json``). Each "with" run is
+requests completed (``http_reqs`` in its ``summary.json``). Every run uses one
+copy of ``src/`` taken at the start. Each "with" run is
 checked: the page's event stream was connected, Prometheus scraped and
 received the run's final totals, the CSV file holds every request.
 
@@ -199,7 +200,11 @@ class Bench:
         self.url = nginx_url
         self.metrics_port = free_port()
         self.prometheus = Prometheus(work, self.metrics_port)
-        self.env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+        # A copy of the sources taken once: edits to the tree during the
+        # benchmark do not change what the later runs measure.
+        src = work / "src"
+        shutil.copytree(ROOT / "src", src, ignore=shutil.ignore_patterns("__pycache__"))
+        self.env = dict(os.environ, PYTHONPATH=str(src))
 
     def command(self, out_dir: Path, with_outputs: bool) -> tuple[list[str], int | None]:
         cmd = ["taskset", "-c", GEN_CPU, PY, "-m", "fleetload", "run", "--url", self.url,

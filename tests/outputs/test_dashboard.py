@@ -82,6 +82,10 @@ def test_events_and_the_stop_button(live_run: LiveRun) -> None:
     assert event["finished"] is None
     titles = [s["title"] for s in event["charts"]["sections"]]
     assert titles[:2] == ["Latency over time", "Throughput and failures"]
+    for path, status in (("stop", 405), ("nowhere", 404)):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(live_run.url + path, timeout=10)
+        assert refused.value.code == status
     assert live_run.stop(None) == 403
     assert live_run.stop("not-the-token") == 403
     assert live_run.stop(live_run.token()) == 200

@@ -1,5 +1,5 @@
 """``--output dashboard=HOST:PORT``: a live web dashboard for the run
-(Starlette served by uvicorn on a thread of its own): the console table's
+(:mod:`~fleetload.outputs.dashboard_server`, on a thread of its own): the console table's
 numbers, the HTML report's charts redrawn every second over Server-Sent
 Events, and a button that stops the run gracefully (:class:`WithRunControl`).
 
@@ -10,16 +10,13 @@ stops.
 
 from __future__ import annotations
 
-import socket
 import sys
 import threading
 import time
 
-import uvicorn
-
 from fleetload.errors import ConfigError
 from fleetload.outputs.base import Interval, RunControl, RunEnd, RunStart
-from fleetload.outputs.dashboard_app import build_app
+from fleetload.outputs.dashboard_server import DashboardServer, listen
 from fleetload.outputs.dashboard_state import DashboardState
 
 FINAL_WAIT = 2.0
@@ -30,7 +27,7 @@ class Dashboard:
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
         self.state = DashboardState()
-        self._server: uvicorn.Server | None = None
+        self._server: DashboardServer | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -48,25 +45,16 @@ class Dashboard:
         st = self.state
         st.run_id, st.source = run.run_id, run.source
         st.table.planned = run.planned
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((self.host, self.port))
+            sock = listen(self.host, self.port)
         except OSError as exc:
-            sock.close()
             raise ConfigError(f"--output dashboard: cannot listen on {self.host}:{self.port}: "
                               f"{exc.strerror or exc}") from None
         self.port = int(sock.getsockname()[1])
-        config = uvicorn.Config(build_app(st), log_level="error", access_log=False,
-                                lifespan="off", loop="asyncio", timeout_graceful_shutdown=1)
-        server = self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
-                                        name="dashboard", daemon=True)
+        server = self._server = DashboardServer(st, sock)
+        self._thread = threading.Thread(target=server.run, name="dashboard", daemon=True)
         self._thread.start()
-        deadline = time.monotonic() + START_TIMEOUT
-        while not server.started and self._thread.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.02)
+        server.started.wait(START_TIMEOUT)
         print(f"fleetload: live dashboard on {self.url}", file=sys.stderr, flush=True)
 
     def add_interval(self, interval: Interval) -> None:
@@ -84,7 +72,7 @@ class Dashboard:
         while st.clients and st.delivered < st.version and time.monotonic() < deadline:
             time.sleep(0.05)
         st.closed = True
-        server.should_exit = True
+        server.stop()
         if self._thread is not None:
             self._thread.join(5)
         self._server = None

@@ -1,28 +1,20 @@
-"""The live dashboard's web side: a Starlette app serving one page, the run's
-numbers as Server-Sent Events, and a stop button.
+"""The live dashboard's page: the run's table, progress and stop button,
+redrawn from the Server-Sent Events that
+:mod:`~fleetload.outputs.dashboard_server` sends.
 
 The page reuses the HTML report's chart layer and styles
 (``report/assets/report.js``, ``report.css``): every event carries the same
 chart specs as the report (:func:`fleetload.report.html.chart_data`) and the
-page redraws them with ``report.js``. Stopping needs the page's token, so no
-other web page can end a run.
+page redraws them with ``report.js``. The stop button sends the page's
+token.
 """
 
 from __future__ import annotations
 
-import asyncio
 import html
-from collections.abc import AsyncIterator
 from importlib import resources
 
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
-
 from fleetload.outputs.dashboard_state import DashboardState
-
-POLL = 0.25  # seconds between checks for a new interval
 
 _PAGE_JS = """
 "use strict";
@@ -96,36 +88,3 @@ def page(state: DashboardState) -> str:
         f'<script type="text/plain" id="report-js">{_asset("report.js")}</script>'
         f"<script>{_PAGE_JS}</script>"
         "<footer>fleetload live dashboard</footer></body></html>\n")
-
-
-def build_app(state: DashboardState) -> Starlette:
-    async def index(request: Request) -> Response:
-        return HTMLResponse(page(state))
-
-    async def events(request: Request) -> Response:
-        async def stream() -> AsyncIterator[str]:
-            seen = 0  # nothing to show before the first interval
-            state.clients += 1
-            try:
-                while not state.closed:
-                    if state.version != seen:
-                        seen, text, finished = await asyncio.to_thread(state.event)
-                        yield f"data: {text}\n\n"
-                        state.delivered = max(state.delivered, seen)
-                        if finished:
-                            return
-                    await asyncio.sleep(POLL)
-            finally:
-                state.clients -= 1
-
-        return StreamingResponse(stream(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache"})
-
-    async def stop(request: Request) -> Response:
-        if request.headers.get("x-fleetload-token") != state.token:
-            return JSONResponse({"error": "the dashboard page's token is required"}, 403)
-        state.request_stop("stopped from the dashboard")
-        return JSONResponse({"stopping": True})
-
-    return Starlette(routes=[Route("/", index), Route("/events", events),
-                             Route("/stop", stop, methods=["POST"])])

@@ -7,9 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-import uvicorn
-
-from fleetload.outputs.dashboard_app import build_app
+from fleetload.errors import ConfigError
+from fleetload.outputs.dashboard_server import DashboardServer, listen
 from fleetload.outputs.dashboard_state import DashboardState
 from fleetload.results import rundir
 from fleetload.results.timeline import read_timeline
@@ -35,8 +34,15 @@ def replay_state(run_dir: Path) -> DashboardState:
 def serve_run(run_dir: Path, host: str, port: int) -> None:
     """Serve the page until interrupted (Ctrl-C)."""
     state = replay_state(run_dir)
+    try:
+        sock = listen(host, port)
+    except OSError as exc:
+        raise ConfigError(f"--serve: cannot listen on {host}:{port}: {exc.strerror or exc}") \
+            from None
     where = f"[{host}]" if ":" in host else host
     print(f"fleetload: run {state.run_id} on http://{where}:{port}/ (Ctrl-C to stop)",
           file=sys.stderr, flush=True)
-    uvicorn.run(build_app(state), host=host, port=port, log_level="error", access_log=False,
-                lifespan="off", loop="asyncio")
+    try:
+        DashboardServer(state, sock).run()
+    except KeyboardInterrupt:
+        pass

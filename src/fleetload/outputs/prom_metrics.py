@@ -18,14 +18,17 @@ import math
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-from prometheus_client.core import Metric
 
 from fleetload.metrics.failure_samples import failure_reason
 from fleetload.metrics.histogram import Binned, bucket_layout
 from fleetload.metrics.kinds import Tags
 from fleetload.metrics.snapshot import IntervalSnapshot
+
+if TYPE_CHECKING:  # prometheus-client is imported only by collect(): a run does not need it
+    from prometheus_client.core import Metric
 
 PREFIX = "fleetload_"
 
@@ -185,6 +188,8 @@ class RunMetrics:
 
     def collect(self) -> Iterator[Metric]:
         """The families as prometheus-client metrics (a custom collector)."""
+        from prometheus_client.core import Metric
+
         for fam in self.families():
             metric = Metric(fam.name, fam.doc, fam.kind)
             for name, labels, value in fam.samples:

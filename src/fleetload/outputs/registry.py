@@ -55,12 +55,9 @@ def _prometheus(spec: str, where: str) -> Output:
 
 
 def _dashboard(spec: str, where: str) -> Output:
+    from fleetload.outputs.dashboard import Dashboard
+
     host, port = parse_host_port(spec, where)
-    try:
-        from fleetload.outputs.dashboard import Dashboard
-    except ModuleNotFoundError as exc:
-        raise ConfigError(f"--output dashboard needs the 'dashboard' extra (missing module "
-                          f"{exc.name}): pip install 'fleetload[dashboard]'") from None
     return Dashboard(host, port)
 
 

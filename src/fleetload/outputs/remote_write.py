@@ -27,17 +27,18 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import cramjam
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
-from prometheus_client.core import Metric
 
 from fleetload.outputs.base import Interval, RunEnd, RunStart
 from fleetload.outputs.prom_metrics import Family, FamilySample, LabelPairs, RunMetrics
 from fleetload.redact import redact_url
 from fleetload.results import rundir
+
+if TYPE_CHECKING:
+    from prometheus_client.core import Metric
 
 ATTEMPTS = 3
 BACKOFF = 0.2  # seconds before the second attempt, doubled after
@@ -56,7 +57,11 @@ HEADERS = {
 @functools.cache
 def write_request_class() -> Any:
     """``prometheus.WriteRequest`` (remote.proto and types.proto, the fields
-    remote write 1.0 uses), built from a descriptor: no generated code."""
+    remote write 1.0 uses), built from a descriptor: no generated code. Not
+    needed to push (:func:`encode` writes the fields itself), so protobuf is
+    imported here only."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
     f = descriptor_pb2.FileDescriptorProto(name="fleetload/prometheus_remote.proto",
                                            package="prometheus", syntax="proto3")
     t = descriptor_pb2.FieldDescriptorProto
