@@ -201,3 +201,23 @@ def test_tls_target_serves_grpc_over_tls(tmp_path: Path) -> None:
                 stub.Register(pb.RegisterRequest(hostname="plain", public_key=bytes(32),
                                                  token=t.api_key), timeout=5)
             assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+def test_fleet_pack_mints_identities_for_grpc_agents(
+        mtls: tuple[RunningTarget, Path], tmp_path: Path) -> None:
+    t, ca_dir = mtls
+    before = target_counts(t)
+    summary = tmp_path / "summary.json"
+    proc = run_cli("run", "fleet", "--transport", "grpc", "--grpc-target", f"grpcs://{t.grpc_target}",
+                   "--ca-cert", str(ca_dir / "ca.pem"), "--token", TOKEN, "--agents", "3",
+                   "--mint-identities", f"{ca_dir / 'ca.pem'},{ca_dir / 'ca.key'}",
+                   "--heartbeat-interval", "0.5s", "--duration", "2s",
+                   "--results-dir", str(tmp_path / "results"), "--summary-export", str(summary),
+                   timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    f = fleet_of(json.loads(summary.read_text()))
+    assert f["registrations"] == {"active": 3, "pending": 0, "failed": 0}
+    assert f["errors"] == [] and f["heartbeats"]["failed"] == 0
+    assert f["identities_minted"] == 3 and f["tls_handshake"]["count"] == 3
+    assert changes(before, target_counts(t)) == {GRPC_APPROVED: 3,
+                                                 GRPC_HEARTBEATS: f["heartbeats"]["sent"]}
