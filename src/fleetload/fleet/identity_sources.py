@@ -33,7 +33,7 @@ from fleetload.engine.runtime import ScenarioRuntime
 from fleetload.errors import ConfigError
 from fleetload.fleet import metrics as fm
 from fleetload.fleet.client_identity import ClientIdentity, IdentitySource
-from fleetload.protocols.http.tls import identity_problem
+from fleetload.protocols.http.tls import identity_leaf, identity_problem
 
 MINT_VALIDITY = datetime.timedelta(days=7)
 """How long a minted certificate is valid (from five minutes before minting)."""
@@ -48,8 +48,7 @@ def _read(path: str, what: str) -> bytes:
         raise ConfigError(f"{what}: cannot read {path!r}: {exc.strerror or exc}") from None
 
 
-def _common_name(cert_pem: bytes) -> str:
-    cert = x509.load_pem_x509_certificates(cert_pem)[0]
+def _common_name(cert: x509.Certificate) -> str:
     names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     value = names[0].value if names else cert.subject.rfc4514_string()
     return value if isinstance(value, str) else value.decode(errors="replace")
@@ -107,19 +106,44 @@ class DirIdentities:
         if len(pairs) < agents:
             raise ConfigError(f"--identities: {directory!r} holds {len(pairs):,} certificate/key "
                               f"pairs, the fleet has {agents:,} agents (one pair per agent)")
-        loaded = []
-        for _name, cert_file, key_file in pairs[:max(agents, 0)]:
-            cert_pem = _read(os.path.join(directory, cert_file), "--identities")
-            key_pem = _read(os.path.join(directory, key_file), "--identities")
-            problem = identity_problem(cert_pem, key_pem)
-            if problem is not None:
-                raise ConfigError(f"--identities: {cert_file} / {key_file} in {directory!r}: "
-                                  f"{problem}")
-            loaded.append(ClientIdentity(cert_pem, key_pem, _common_name(cert_pem)))
-        return cls(directory, tuple(loaded))
+        used = pairs[:max(agents, 0)]
+        # The plan is built more than once per process: the same files are
+        # checked once (about 0.3 ms a pair).
+        key = (os.path.abspath(directory), tuple(_stamp(directory, p) for p in used))
+        loaded = _LOADED.get(key)
+        if loaded is None:
+            loaded = tuple(_load_pair(directory, cert_file, key_file)
+                           for _name, cert_file, key_file in used)
+            if len(_LOADED) >= 4:
+                _LOADED.clear()
+            _LOADED[key] = loaded
+        return cls(directory, loaded)
 
     def identity(self, index: int, hostname: str) -> ClientIdentity:
         return self.identities[index]
+
+
+_LOADED: dict[tuple[str, tuple[tuple[str, int, int, int, int], ...]], tuple[ClientIdentity, ...]] = {}
+
+
+def _stamp(directory: str, pair: tuple[str, str, str]) -> tuple[str, int, int, int, int]:
+    _name, cert_file, key_file = pair
+    try:
+        c = os.stat(os.path.join(directory, cert_file))
+        k = os.stat(os.path.join(directory, key_file))
+    except OSError:
+        return (cert_file, -1, -1, -1, -1)  # not cached: _load_pair reports it
+    return (cert_file, c.st_mtime_ns, c.st_size, k.st_mtime_ns, k.st_size)
+
+
+def _load_pair(directory: str, cert_file: str, key_file: str) -> ClientIdentity:
+    cert_pem = _read(os.path.join(directory, cert_file), "--identities")
+    key_pem = _read(os.path.join(directory, key_file), "--identities")
+    try:
+        leaf = identity_leaf(cert_pem, key_pem)
+    except ValueError as exc:
+        raise ConfigError(f"--identities: {cert_file} / {key_file} in {directory!r}: {exc}") from None
+    return ClientIdentity(cert_pem, key_pem, _common_name(leaf))
 
 
 # -- minted from a CA ----------------------------------------------------------------------

@@ -77,18 +77,28 @@ def identity_problem(cert_pem: bytes, key_pem: bytes) -> str | None:
     client identity, or None when they can: not PEM, an encrypted key, or a key
     that is not the certificate's."""
     try:
+        identity_leaf(cert_pem, key_pem)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def identity_leaf(cert_pem: bytes, key_pem: bytes) -> x509.Certificate:
+    """The leaf certificate of a usable identity; ``ValueError`` saying why
+    it is not one (see :func:`identity_problem`)."""
+    try:
         leaf = x509.load_pem_x509_certificates(cert_pem)[0]
     except ValueError:
-        return "no PEM certificate in the certificate file"
+        raise ValueError("no PEM certificate in the certificate file") from None
     try:
         key = serialization.load_pem_private_key(key_pem, password=None)
     except TypeError:
-        return "the key is encrypted (give an unencrypted PEM key)"
+        raise ValueError("the key is encrypted (give an unencrypted PEM key)") from None
     except (ValueError, UnsupportedAlgorithm):
-        return "no PEM private key in the key file"
+        raise ValueError("no PEM private key in the key file") from None
     if key.public_key().public_bytes(_DER, _SPKI) != leaf.public_key().public_bytes(_DER, _SPKI):
-        return "the key does not match the certificate"
-    return None
+        raise ValueError("the key does not match the certificate")
+    return leaf
 
 
 _DER = serialization.Encoding.DER
@@ -110,4 +120,5 @@ def _load_chain(ctx: ssl.SSLContext, path: str) -> None:
         raise ValueError(f"client identity: certificate and key do not load ({exc.reason or exc})") from exc
 
 
-__all__ = ["build_ssl_context", "identity_problem", "load_client_identity", "load_client_identity_files"]
+__all__ = ["build_ssl_context", "identity_leaf", "identity_problem", "load_client_identity",
+           "load_client_identity_files"]
