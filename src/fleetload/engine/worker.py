@@ -115,6 +115,10 @@ class Worker:
 
     async def _run_scenario(self, rt: ScenarioRuntime, executor: Any) -> None:
         start = self.spec.start_at + float(executor.start_time)
+        if executor.waits_for_start:
+            rt.start = start
+            await executor.run(rt)
+            return
         delay = start - time.perf_counter()
         if delay > 0:
             try:

@@ -45,6 +45,7 @@ class ArrivalRateExecutor(Executor, ABC):
     made on demand up to the cap. Both default to what the peak rate needs."""
 
     open_loop = True
+    waits_for_start = True
     DURATIONS: ClassVar[tuple[str, ...]] = ("time_unit",)
 
     time_unit: float | str = 1.0
@@ -149,6 +150,9 @@ async def run_arrivals(rt: ScenarioRuntime, pacer: Pacer, *, segment: tuple[int,
         vu.task = loop.create_task(rt.vu_loop(vu, park=park, first=due))
         return vu
 
+    # Called before the start instant (``waits_for_start``): the pre-allocated
+    # VUs are made and parked while nothing is due yet; the loop below then
+    # sleeps until the first iteration's due time.
     for _ in range(min(pre_allocated, max_in_flight)):
         new_vu(None)
     await asyncio.sleep(0)  # let the pre-allocated VUs park

@@ -55,6 +55,11 @@ class Executor(ABC):
 
     kind: ClassVar[str] = ""
     open_loop: ClassVar[bool] = False
+    waits_for_start: ClassVar[bool] = False
+    """Whether :meth:`run` may be called before the scenario's start instant
+    (``rt.start``, in the future): it prepares (makes its VUs) and then waits
+    for the start itself, so the preparation does not make the first
+    iterations late."""
     DURATIONS: ClassVar[tuple[str, ...]] = ()
     """Options given as durations (``"30s"``, ``"5m"``), held as seconds."""
 

@@ -160,47 +160,56 @@ class HttpClient(MethodShortcuts):
         response before it is returned (the engine records metrics there): one
         coroutine per request for callers that wrap the client."""
         started = _perf()
-        if not headers and body is None and json is MISSING and not params:
+        if headers or params or body is not None or json is not MISSING:
+            prep = self._prepare(method, url, headers, body, json, params, cache=False)
+        else:
             try:
                 prep = self._prepared[method][url]
             except KeyError:
                 prep = self._prepare(method, url, None, None, MISSING, None, cache=True)
-        else:
-            prep = self._prepare(method, url, headers, body, json, params, cache=False)
         if timeout is None:
             deadline = started + self._total_timeout
         elif timeout > 0:
             deadline = started + timeout
         else:
             raise ValueError(f"timeout must be > 0, got {timeout!r}")
-        fresh = False
-        while True:
-            idle = prep.idle
-            if idle and not fresh:
-                conn = idle.popitem()[0]  # the hot path: a warm pool
-                reused = True
-            else:
-                got = await self._acquire(prep, started, deadline, fresh,
-                                          _perf() - started if fresh else 0.0)
-                if isinstance(got, Response):
-                    resp = got
-                    break
-                conn = got
-                reused = conn.reused
-            fut = conn.send(prep, started, deadline)
+        idle = prep.idle
+        if idle:  # the hot path: a warm pool
+            conn = idle.popitem()[0]
             try:
-                resp = await fut
+                resp = await conn.send(prep, started, deadline)
+            except asyncio.CancelledError:
+                conn.cancel()
+                raise
+            if resp.error is not None and resp.error in _RETRYABLE and not resp.bytes_received:
+                # a reused keep-alive connection died before answering: retry once, fresh
+                resp = await self._send_slow(prep, started, deadline, True)
+        else:
+            resp = await self._send_slow(prep, started, deadline, False)
+        if sink is not None:
+            sink(resp)
+        return resp
+
+    async def _send_slow(self, prep: Prepared, started: float, deadline: float,
+                         fresh: bool) -> Response:
+        """A request that found no idle connection, or the one retry on a fresh
+        connection after a reused one died before answering."""
+        while True:
+            got = await self._acquire(prep, started, deadline, fresh,
+                                      _perf() - started if fresh else 0.0)
+            if isinstance(got, Response):
+                return got
+            conn = got
+            reused = conn.reused
+            try:
+                resp = await conn.send(prep, started, deadline)
             except asyncio.CancelledError:
                 conn.cancel()
                 raise
             if (resp.error is None or fresh or not reused or resp.error not in _RETRYABLE
                     or resp.bytes_received):
-                break
-            # a reused keep-alive connection died before answering: retry once, fresh
+                return resp
             fresh = True
-        if sink is not None:
-            sink(resp)
-        return resp
 
     async def close(self) -> None:
         """Close all pooled connections; in-flight requests fail with ``other``."""
