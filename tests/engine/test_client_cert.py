@@ -160,6 +160,19 @@ def test_the_environment_sets_the_client_identity(mtls_target, client_pair, tmp_
     assert s["metrics"]["http_req_failed"]["values"]["rate"] == 0
 
 
+def test_the_config_file_sets_the_client_identity(mtls_target, client_pair, tmp_path):
+    cert, key = client_pair
+    (tmp_path / "fleetload.toml").write_text(
+        f"[run]\nca-cert = {str(mtls_target.ca_file)!r}\n"
+        f"client-cert = {str(cert)!r}\nclient-key = {str(key)!r}\n")
+    r = run_cli("run", "--url", mtls_target.url + "/healthz", "--rate", "10", "--duration", "1s",
+                "--quiet", "--out", str(tmp_path / "o"), "--allow-inconclusive", cwd=tmp_path)
+    assert r.code == 0, r.stderr
+    s = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert s["metrics"]["http_req_failed"]["values"]["rate"] == 0
+    assert s["metrics"]["http_reqs"]["values"]["count"] == 10
+
+
 async def _register(target: RunningTarget, cert: Path, key: Path, hostname: str):
     client = HttpClient(base_url=target.url, ca_file=target.ca_file,
                         client_cert=(str(cert), str(key)), bearer_token=target.api_key)
