@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import ssl
 from collections.abc import Iterator
@@ -198,6 +199,19 @@ def test_registration_checks_the_certificate_names_the_hostname(mtls_target, pki
     cn_only = ca.client("agent-10.fleet.test", dns_names=[]).write(tmp_path, "agent-10")
     assert asyncio.run(_register(mtls_target, *cn_only, "agent-10.fleet.test")).status == 201
     assert asyncio.run(_register(mtls_target, *cn_only, "device 9")).status == 403
+    metrics = asyncio.run(_get(mtls_target, cert, key, "/metrics")).body.decode()
+    refused = re.search(r'fleetplane_agent_registrations_total\{outcome="refused",transport="rest"\} '
+                        r"(\d+)", metrics)
+    assert refused is not None and int(refused.group(1)) == 2, metrics[-2000:]
+
+
+async def _get(target: RunningTarget, cert: Path, key: Path, path: str):
+    client = HttpClient(base_url=target.url, ca_file=target.ca_file,
+                        client_cert=(str(cert), str(key)), bearer_token=target.api_key)
+    try:
+        return await client.request("GET", path)
+    finally:
+        await client.close()
 
 
 def test_a_client_without_a_certificate_reads_why_it_was_refused(mtls_target):

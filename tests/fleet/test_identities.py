@@ -241,7 +241,9 @@ def test_mqtts_devices_present_minted_identities(mtls_broker, tmp_path):
     seen = _connected_as(b.broker.log, run_id)
     devices = {f"fl-{run_id}-{i:05d}" for i in range(6)}
     assert {k: v for k, v in seen.items() if k in devices} == {d: d for d in devices}
-    live = [line for line in r.stderr.splitlines() if "minted" in line]
+    assert f"6 mqtt agents (MqttAgent), ramp 3s, heartbeat 1s ±10%, 4s; identities minted from {b.ca_file}" \
+        in r.stderr
+    live = [line for line in r.stderr.splitlines() if "| minted" in line]
     assert live, r.stderr[-3000:]
     assert re.search(r"\| minted \d identities, \d+\.\d ms each$", live[0]), live[0]
 

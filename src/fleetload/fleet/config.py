@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from fleetload.engine.executors.base import Executor, positive, register, whole
 from fleetload.engine.runtime import ScenarioRuntime
 from fleetload.engine.split import offset, share
-from fleetload.fleet import identity
+from fleetload.fleet import identity, identity_sources
 from fleetload.fleet import metrics as fm
 from fleetload.fleet.agent import Agent
 from fleetload.fleet.client_identity import IdentitySource
@@ -113,7 +113,8 @@ class Fleet(Executor):
         dur = f"{float(self.duration):g}s" if float(self.duration) else "until Ctrl-C"
         return (f"fleet: {self.agents:,} {self.agent.transport} agents ({self.agent.__name__}), "
                 f"ramp {float(self.ramp):g}s, heartbeat {float(self.heartbeat_interval):g}s "
-                f"±{self.jitter:.0%}, {dur}")
+                f"±{self.jitter:.0%}, {dur}"
+                + (f"; {identity_sources.describe(self.identities)}" if self.identities else ""))
 
     def options(self) -> dict[str, Any]:
         out: dict[str, Any] = {"executor": self.kind}
