@@ -222,3 +222,12 @@ def test_a_client_without_a_certificate_reads_why_it_was_refused(mtls_target):
         tls.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
         with pytest.raises(ssl.SSLError, match="CERTIFICATE_REQUIRED"):
             tls.recv(100)
+
+
+def test_a_tls12_client_without_a_certificate_fails_in_the_handshake(mtls_target):
+    ctx = ssl.create_default_context(cafile=mtls_target.ca_file)
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    port = int(mtls_target.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, \
+            pytest.raises(ssl.SSLError, match="HANDSHAKE_FAILURE"):
+        ctx.wrap_socket(raw, server_hostname="127.0.0.1")
