@@ -18,6 +18,7 @@ from fleetload.fleet import identity, identity_sources
 from fleetload.fleet import metrics as fm
 from fleetload.fleet.agent import Agent
 from fleetload.fleet.client_identity import IdentitySource
+from fleetload.fleet.connection_options import connection_problems, describe_connections
 
 # An unbounded fleet (duration 0) runs until Ctrl-C; the engine still wants a bound.
 FOREVER = 365 * 24 * 3600.0
@@ -59,6 +60,11 @@ class Fleet(Executor):
     registration_timeout: float | str = 10.0
     identities: IdentitySource | None = None
     """Per-agent client TLS identities (``--identities DIR``, ``--mint-identities``)."""
+    connections: str = "shared"
+    """HTTP agents: ``shared`` (the worker's pool), ``per-agent``, ``per-beat``; ``auto``:
+    per-agent with client identities, else shared."""
+    source_addresses: str | None = None
+    """HTTP agents' source addresses (range, comma list or CIDR), agent i from address i mod n."""
     options_extra: Mapping[str, Any] = field(default_factory=dict)
     """Free-form options for custom agents (``self.fleet.options``)."""
     agent_range: tuple[int, int] | None = None  # set by split(): [lo, hi) of agent indexes
@@ -89,10 +95,18 @@ class Fleet(Executor):
             problems.append(f"--metrics-jitter must be in [0, 1], got {self.metrics_jitter}")
         if not 0.0 <= self.check_failure_rate <= 1.0:
             problems.append(f"--check-failure-rate must be in [0, 1], got {self.check_failure_rate}")
+        problems += connection_problems(self)
         if not identity.valid_prefix(self.hostname_prefix):
             problems.append(f"--hostname-prefix {self.hostname_prefix!r}: lowercase letters, "
                             "digits and dashes, at most 32")
         return problems
+
+    @property
+    def connection_mode(self) -> str:
+        """``shared``, ``per-agent`` or ``per-beat`` (``auto`` resolved)."""
+        if self.connections == "auto":
+            return "per-agent" if self.identities is not None else "shared"
+        return self.connections
 
     # -- Executor interface -------------------------------------------------------------
     def scheduled_duration(self) -> float:
@@ -114,6 +128,7 @@ class Fleet(Executor):
         return (f"fleet: {self.agents:,} {self.agent.transport} agents ({self.agent.__name__}), "
                 f"ramp {float(self.ramp):g}s, heartbeat {float(self.heartbeat_interval):g}s "
                 f"±{self.jitter:.0%}, {dur}"
+                + describe_connections(self)
                 + (f"; {identity_sources.describe(self.identities)}" if self.identities else ""))
 
     def options(self) -> dict[str, Any]:

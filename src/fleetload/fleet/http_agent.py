@@ -6,8 +6,10 @@ its own cadence, job status ``POST /api/v1/agents/{id}/jobs/{job_id}/status``,
 and for a job waiting for the agent's key (``AwaitingCSR``, certctl's agent
 keygen) a CSR, ``POST /api/v1/agents/{id}/csr``. Every request is recorded as
 an HTTP sample (``http_req_duration{name:agent heartbeat}``...), so the usual
-HTTP thresholds apply too. All agents share the worker's pooled client:
-connections grow with requests in flight, not with agents.
+HTTP thresholds apply too. By default all agents share the worker's pooled
+client (connections grow with requests in flight, not with agents);
+``--connections per-agent`` / ``per-beat`` give each agent its own connection
+(:mod:`fleetload.fleet.agent_connection`).
 
 The work poll's answer is certctl's ``{"jobs": [...], "count": N}`` or the
 fleetplane profile's ``{"data": [...], "total": N}``; error bodies are RFC 7807
@@ -27,24 +29,33 @@ from fleetload.fleet.agent import (
     AGENT_VERSION,
     Agent,
     Disconnected,
+    FleetLike,
     PendingApproval,
     RegistrationTimeout,
     Rejected,
     Unregistered,
 )
+from fleetload.fleet.agent_connection import AgentLink, Dialer
+from fleetload.fleet.connection_plan import check_ports, sources_of
 from fleetload.protocols.http import Response
 
 _NETWORK = frozenset({"connection_refused", "connection_reset", "connect_timeout",
                       "connection_closed", "dns_error", "tls_error", "malformed_response", "other"})
 _TIMEOUTS = frozenset({"timeout", "read_timeout"})
+_DIALER = "http_agent_dialer"
 _JSON_HEADERS = {"Accept": "application/json"}  # also keeps GETs out of the client's per-URL cache
 
 
 async def record_request(rt: ScenarioRuntime, method: str, url: str, *, name: str,
-                         intended: float, **kwargs: Any) -> Response:
-    """One request through the shared client, recorded like ``vu.http`` does
-    (same series keys), with ``intended`` as the latency origin."""
-    resp = await rt.client.request(method, url, **kwargs)
+                         intended: float, via: AgentLink | None = None,
+                         **kwargs: Any) -> Response:
+    """One request through the shared client (or ``via`` an agent's own
+    connection), recorded like ``vu.http`` does (same series keys), with
+    ``intended`` as the latency origin."""
+    if via is not None:
+        resp = await via.request(method, url, **kwargs)
+    else:
+        resp = await rt.client.request(method, url, **kwargs)
     rt.series.recorder(resp, name).record(resp, intended)
     return resp
 
@@ -107,9 +118,40 @@ def agent_csr() -> str:
 class HttpAgent(Agent):
     """An agent speaking the certctl REST agent protocol."""
 
-    __slots__ = ()
+    __slots__ = ("link",)
     transport: ClassVar[str] = "http"
     has_poll: ClassVar[bool] = True
+
+    def __init__(self, fleet: FleetLike, index: int) -> None:
+        super().__init__(fleet, index)
+        dialer: Dialer | None = fleet.shared.get(_DIALER)
+        self.link = AgentLink(dialer, index, self.hostname) if dialer is not None else None
+
+    @staticmethod
+    async def setup_fleet(fleet: FleetLike) -> None:
+        ex = fleet.ex
+        mode = ex.connection_mode
+        if mode == "shared":
+            return
+        sources = sources_of(ex)
+        await check_ports(fleet, mode, sources)
+        fleet.shared[_DIALER] = Dialer(fleet.rt, fleet.stats, mode, sources, ex.identities)
+
+    @staticmethod
+    async def teardown_fleet(fleet: FleetLike) -> None:
+        dialer: Dialer | None = fleet.shared.pop(_DIALER, None)
+        if dialer is not None:
+            dialer.close_all()
+
+    @staticmethod
+    def sockets_needed(fleet: FleetLike) -> int:
+        if fleet.ex.connection_mode == "per-agent":
+            return fleet.hi - fleet.lo + 256
+        return 256
+
+    async def close(self) -> None:
+        if self.link is not None:
+            self.link.close()
 
     def _url(self, suffix: str) -> str:
         return f"/api/v1/agents/{self.agent_id}{suffix}"
@@ -121,7 +163,7 @@ class HttpAgent(Agent):
                 "architecture": "amd64", "version": AGENT_VERSION,
                 "labels": {"run_id": fleet.run_id, "fleetload": "agent"}}
         resp = await record_request(fleet.rt, "POST", "/api/v1/agents", name="agent register",
-                                    intended=time.perf_counter(), json=body)
+                                    intended=time.perf_counter(), via=self.link, json=body)
         self.stats.sent(resp.bytes_sent)
         if resp.error in _TIMEOUTS:
             raise RegistrationTimeout(resp.error)
@@ -138,7 +180,8 @@ class HttpAgent(Agent):
     async def _heartbeat(self, intended: float) -> None:
         body = {"version": AGENT_VERSION, "metrics": self.sample_metrics()}
         resp = await record_request(self.fleet.rt, "POST", self._url("/heartbeat"),
-                                    name="agent heartbeat", intended=intended, json=body)
+                                    name="agent heartbeat", intended=intended, via=self.link,
+                                    json=body)
         stats = self.stats
         stats.heartbeat_sent(resp.bytes_sent)
         ok = 200 <= resp.status < 300
@@ -163,7 +206,8 @@ class HttpAgent(Agent):
     async def poll(self) -> None:
         fleet = self.fleet
         resp = await record_request(fleet.rt, "GET", self._url("/work"), name="agent work",
-                                    intended=time.perf_counter(), headers=_JSON_HEADERS)
+                                    intended=time.perf_counter(), via=self.link,
+                                    headers=_JSON_HEADERS)
         self.stats.sent(resp.bytes_sent)
         if resp.status == 0:
             raise Disconnected(_detail(resp))
@@ -199,7 +243,7 @@ class HttpAgent(Agent):
             if i:
                 await asyncio.sleep(0.05 + 0.2 * fleet.rng.random())
             resp = await record_request(fleet.rt, "POST", url, name=name,
-                                        intended=time.perf_counter(), json=body)
+                                        intended=time.perf_counter(), via=self.link, json=body)
             self.stats.sent(resp.bytes_sent)
             if resp.status == 0:
                 raise Disconnected(_detail(resp))

@@ -43,6 +43,12 @@ REGISTRATIONS = "fleet_registrations"
 BYTES_SENT = "fleet_bytes_sent"
 AGENTS = "fleet_agents"
 STREAMS = "fleet_streams"
+TLS_HANDSHAKE = "fleet_tls_handshake"
+CONNECT_DURATION = "fleet_connect_duration"
+CONNECTIONS_OPEN = "fleet_connections_open"
+CONNECTIONS_OPENED = "fleet_connections_opened"
+CONNECT_ERRORS = "fleet_connect_errors"
+CONNECT_ERR_PREFIX = "cerr:"
 IDENTITY_MINT = "fleet_identity_mint"
 IDENTITIES_MINTED = "fleet_identities_minted"
 
@@ -68,6 +74,11 @@ def declare() -> None:
     Counter(BYTES_SENT, description="protocol bytes sent by agents")
     Gauge(AGENTS, description="agents with an active registration")
     Gauge(STREAMS, description="streams open")
+    Trend(TLS_HANDSHAKE, description="TCP connect + TLS handshake of an agent's own connection")
+    Trend(CONNECT_DURATION, description="TCP connect of an agent's own connection")
+    Gauge(CONNECTIONS_OPEN, description="agents' own connections open (--connections per-agent/per-beat)")
+    Counter(CONNECTIONS_OPENED, description="agents' own connections opened")
+    Counter(CONNECT_ERRORS, description="agents' failed connects, tag reason")
     Trend(IDENTITY_MINT, description="minting one agent's client key and certificate")
     Counter(IDENTITIES_MINTED, description="client identities minted (--mint-identities)")
 
@@ -173,12 +184,18 @@ class FleetStats:
         st = self.status
         self._c.set_gauge((AGENTS, self._tags), st["regs_active"])
         self._c.set_gauge((STREAMS, self._tags), st["streams_open"])
+        if "conns_open" in st:
+            self._c.set_gauge((CONNECTIONS_OPEN, self._tags), st["conns_open"])
 
 
 # -- formatting (parent process) ---------------------------------------------------------
 def format_status(status: Mapping[str, float], transport: str) -> str:
     g = status.get
     streams = f"{g('streams_open', 0):,.0f}" if transport != "http" else "-"
+    if "conns_opened" in status:
+        cerr = sum(v for k, v in status.items() if k.startswith(CONNECT_ERR_PREFIX))
+        streams = (f"- | conns: {g('conns_open', 0):,.0f} open, {g('conns_opened', 0):,.0f} "
+                   f"opened, {cerr:,.0f} failed")
     p95 = g("max_rtt_p95_ms")
     rtt = f"{p95:,.0f}ms" if p95 else "-"
     return (f"regs: {g('regs_active', 0):,.0f} active / {g('regs_pending', 0):,.0f} pend / "
@@ -239,7 +256,25 @@ def summary_section(status: Mapping[str, float], view: Any, tags: Mapping[str, s
         "bytes_sent": int(g("bytes_sent", 0)),
         "max_registrations_in_flight": int(g("max_reg_in_flight", 0)),
         "errors": [{"error": text, "count": n} for text, n in errors],
+        "connections": _connections(status, view, tags),
     }
+
+
+def _connections(status: Mapping[str, float], view: Any,
+                 tags: Mapping[str, str]) -> dict[str, Any] | None:
+    """Agents' own connections (``--connections per-agent/per-beat``), else None."""
+    if "conns_opened" not in status:
+        return None
+    errors = {k[len(CONNECT_ERR_PREFIX):]: int(v) for k, v in status.items()
+              if k.startswith(CONNECT_ERR_PREFIX)}
+    hs = view.values(TLS_HANDSHAKE, dict(tags))
+    ct = view.values(CONNECT_DURATION, dict(tags))
+    ms = {"p50": "med", "p95": "p(95)", "p99": "p(99)", "max": "max"}
+    return {"open": int(status.get("conns_open", 0)), "opened": int(status["conns_opened"]),
+            "connect_errors": dict(sorted(errors.items(), key=lambda kv: -kv[1])),
+            "connect_ms": {k: ct[v] for k, v in ms.items()} if ct and ct.get("count") else None,
+            "tls_handshake_ms": ({k: hs[v] for k, v in ms.items()} | {"count": hs["count"]}
+                                 if hs and hs.get("count") else None)}
 
 
 def summary_lines(section: Mapping[str, Any]) -> list[str]:
@@ -255,6 +290,13 @@ def summary_lines(section: Mapping[str, Any]) -> list[str]:
     lines.append(_lateness_line(section))
     if section.get("streams_open") is not None:
         lines.append(f"streams open {section['streams_open']:,}; reconnects {section['reconnects']:,}")
+    conns = section.get("connections")
+    if conns:
+        errs = ", ".join(f"{k} {v:,}" for k, v in conns["connect_errors"].items()) or "none"
+        hs = conns["tls_handshake_ms"]
+        lines.append(f"connections {conns['open']:,} open, {conns['opened']:,} opened; connect "
+                     f"errors: {errs}" + (f"; tls handshake p50={hs['p50']:.1f}ms "
+                                         f"p99={hs['p99']:.1f}ms" if hs else ""))
     if section["pushes"]:
         lines.append("pushes handled: " + ", ".join(f"{k} {v:,}" for k, v in
                                                     sorted(section["pushes"].items())))

@@ -56,6 +56,12 @@ IDENTITIES = param("identities", str, default=None,
 MINT_IDENTITIES = param("mint_identities", str, default=None,
                         help="CA_CERT,CA_KEY: mint each agent a client certificate for its "
                              "hostname, signed by this CA")
+CONNECTIONS = param("connections", str, default="auto",
+                    help="HTTP agents' connections: shared (the worker's pool), per-agent, per-beat "
+                         "(default: shared; per-agent with client identities)")
+SOURCE_ADDRESSES = param("source_addresses", str, default=None,
+                         help="HTTP agents connect from these addresses (127.0.0.2-127.0.0.254, "
+                              "a comma list, or a CIDR), agent i from address i mod n")
 TOKEN = param("token", str, default=None)
 TARGET = param("target", str, default=None)
 
@@ -83,6 +89,7 @@ thresholds = {
                 tasks=not NO_TASKS, checks=not NO_CHECKS, inventory=not NO_INVENTORY,
                 terminal=not NO_TERMINAL, queries=not NO_QUERIES,
                 hostname_prefix=PREFIX, grpc_target=GRPC_TARGET, token=TOKEN,
+                connections=CONNECTIONS, source_addresses=SOURCE_ADDRESSES,
                 identities=source_from_params(IDENTITIES, MINT_IDENTITIES, agents=AGENTS),
                 graceful_stop="10s"))
 async def fleet(vu: Any) -> None:

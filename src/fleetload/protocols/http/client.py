@@ -236,6 +236,21 @@ class HttpClient(MethodShortcuts):
         """Open (or connecting) connections over all origins."""
         return sum(len(p.conns) for p in self._pools.values())
 
+    @property
+    def tls_options(self) -> tuple[bool, str | None]:
+        """``(insecure, ca_file)``: how this client verifies servers."""
+        return self._insecure, self._ca_file
+
+    @property
+    def total_timeout(self) -> float:
+        return self._total_timeout
+
+    def prepare(self, method: str, url: str, *, headers: Mapping[str, str] | None = None,
+                json: Any = MISSING) -> Prepared:
+        """The encoded request, not cached; ``.pool`` is its origin's :class:`Pool`
+        (for connections held outside the pool, e.g. one per fleet agent)."""
+        return self._prepare(method, url, headers, None, json, None, cache=False)
+
     # -- slow path -----------------------------------------------------------------
     async def _acquire(self, prep: Prepared, started: float, deadline: float, fresh: bool,
                        extra_blocked: float) -> Connection | Response:

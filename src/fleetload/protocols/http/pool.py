@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import socket
 import ssl
+import sys
 import time
 from collections import deque
 from typing import Any
@@ -36,8 +38,33 @@ class _Closed:
     """Sentinel a blocked waiter receives when the client is closed."""
 
 
+class _Default:
+    """Sentinel: the pool's own TLS context."""
+
+
 TIMED_OUT = _Timeout()
 CLOSED = _Closed()
+DEFAULT = _Default()
+#: Linux: a socket bound to an address takes its port at connect time, so one
+#: source address serves the whole ephemeral range towards each destination.
+_BIND_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24 if sys.platform == "linux" else None)
+
+
+async def _connect_from(loop: asyncio.AbstractEventLoop, family: int, local_host: str,
+                        sockaddr: tuple[Any, ...]) -> socket.socket:
+    """A TCP socket bound to ``local_host`` and connected to ``sockaddr``."""
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setblocking(False)
+        if _BIND_NO_PORT is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_IP, _BIND_NO_PORT, 1)
+        sock.bind((local_host, 0))
+        await loop.sock_connect(sock, sockaddr)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def _time_out_waiter(fut: asyncio.Future[Any]) -> None:
@@ -239,6 +266,17 @@ class Pool:
 
     async def _connect(self, conn: Connection, t0: float,
                        deadline: float) -> tuple[Connection, float, float, float]:
+        return await self.open(conn, t0, deadline)
+
+    async def open(self, conn: Connection, t0: float, deadline: float, *,
+                   ssl_context: ssl.SSLContext | _Default | None = DEFAULT,
+                   local_host: str | None = None) -> tuple[Connection, float, float, float]:
+        """Connect ``conn`` to this origin: resolve, TCP connect
+        (from ``local_host`` when given), TLS handshake with ``ssl_context``
+        (default: the pool's). Returns ``(conn, blocked, connecting, tls)``;
+        raises :class:`AcquireFailed`. Used by the pool and by connections held
+        outside it (one per fleet agent)."""
+        ctx = self.ssl if isinstance(ssl_context, _Default) else ssl_context
         loop = self.loop
         now = _perf()
         budget = min(self.connect_timeout, deadline - now)
@@ -256,8 +294,12 @@ class Pool:
                 last_exc: BaseException | None = None
                 for fam, sockaddr in addrs:
                     try:
-                        await loop.create_connection(lambda: conn, sockaddr[0], sockaddr[1],
-                                                     family=fam)
+                        if local_host is None:
+                            await loop.create_connection(lambda: conn, sockaddr[0], sockaddr[1],
+                                                         family=fam)
+                        else:
+                            sock = await _connect_from(loop, fam, local_host, sockaddr)
+                            await loop.create_connection(lambda: conn, sock=sock)
                         last_exc = None
                         break
                     except OSError as exc:
@@ -265,9 +307,9 @@ class Pool:
                 if last_exc is not None:
                     raise last_exc
                 t_tls = _perf()
-                if self.ssl is not None:
+                if ctx is not None:
                     phase = "tls"
-                    tr = await loop.start_tls(conn.transport, conn, self.ssl,
+                    tr = await loop.start_tls(conn.transport, conn, ctx,
                                               server_hostname=self.server_hostname,
                                               ssl_handshake_timeout=max(0.001, end - _perf()))
                     if tr is None:
@@ -301,7 +343,7 @@ class Pool:
             raise AcquireFailed(err, detail, blocked=blocked, connecting=connecting,
                                 tls=tls) from None
         t_done = _perf()
-        return conn, t_conn - t0, t_tls - t_conn, (t_done - t_tls) if self.ssl else 0.0
+        return conn, t_conn - t0, t_tls - t_conn, (t_done - t_tls) if ctx else 0.0
 
     @staticmethod
     def _phases(t0: float, t_conn: float, t_tls: float, now: float,
@@ -342,4 +384,4 @@ class Pool:
         return bool(self.conns) or bool(self.waiters)
 
 
-__all__ = ["AcquireFailed", "Pool"]
+__all__ = ["DEFAULT", "AcquireFailed", "Pool"]
