@@ -59,6 +59,8 @@ class Dashboard:
 
     def add_interval(self, interval: Interval) -> None:
         self.state.add_row(dict(interval.row), interval.scheduled_rate)
+        if self._server is not None:
+            self._server.notify()
 
     def stop(self, end: RunEnd | None) -> None:
         server, st = self._server, self.state
@@ -68,6 +70,7 @@ class Dashboard:
         verdict = str(run.get("verdict", "ended")).upper() if end is not None else "FAILED"
         st.finish(f"finished: {verdict} (exit {end.exit_code})" if end is not None
                   else f"finished: {verdict}")
+        server.notify()
         deadline = time.monotonic() + FINAL_WAIT
         while st.clients and st.delivered < st.version and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -11,11 +11,12 @@ import asyncio
 import json
 import socket
 import threading
+from collections.abc import Callable
 
 from fleetload.outputs.dashboard_app import page
 from fleetload.outputs.dashboard_state import DashboardState
 
-POLL = 0.25  # seconds between checks for a new interval
+WAKE_TIMEOUT = 1.0  # seconds an event stream waits for news before it looks again
 MAX_HEADER_LINES = 100
 MAX_BODY = 65536
 IDLE_TIMEOUT = 60.0  # seconds a kept-alive connection may wait for its next request
@@ -60,25 +61,43 @@ class DashboardServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._tick: asyncio.Future[None] | None = None  # resolved at the next news
 
     def run(self) -> None:
         asyncio.run(self._serve())
 
+    def notify(self) -> None:
+        """The state has news (a new interval, the end): wake the event
+        streams (from any thread)."""
+        self._call(self._wake)
+
     def stop(self) -> None:
-        loop, stopping = self._loop, self._stopping
-        if loop is not None and stopping is not None and not loop.is_closed():
+        if self._stopping is not None:
+            self._call(self._stopping.set)
+
+    def _call(self, fn: Callable[[], object]) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
             try:
-                loop.call_soon_threadsafe(stopping.set)
+                loop.call_soon_threadsafe(fn)
             except RuntimeError:  # the loop has just closed
                 pass
+
+    def _wake(self) -> None:
+        tick = self._tick
+        self._tick = asyncio.get_running_loop().create_future()
+        if tick is not None and not tick.done():
+            tick.set_result(None)
 
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
+        self._tick = self._loop.create_future()
         server = await asyncio.start_server(self._client, sock=self.sock)
         self.started.set()
         async with server:
             await self._stopping.wait()
+            self._wake()
             for writer in list(self._writers):  # kept-alive connections end too
                 writer.close()
 
@@ -162,6 +181,10 @@ class DashboardServer:
                     state.delivered = max(state.delivered, seen)
                     if finished:
                         return
-                await asyncio.sleep(POLL)
+                assert self._tick is not None
+                try:
+                    await asyncio.wait_for(asyncio.shield(self._tick), WAKE_TIMEOUT)
+                except TimeoutError:
+                    pass
         finally:
             state.clients -= 1

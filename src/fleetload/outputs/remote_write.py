@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import base64
 import functools
+import http.client
 import json
 import queue
 import struct
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -144,6 +143,9 @@ class RemoteWrite:
             netloc = parts.netloc.rsplit("@", 1)[1]
             url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
         self.url = url
+        target = urlsplit(url)
+        self._target = (target.path or "/") + (f"?{target.query}" if target.query else "")
+        self._conn: http.client.HTTPConnection | None = None
         self.shown = redact_url(url) or url
         self.metrics = RunMetrics()
         self._queue: queue.Queue[tuple[int, list[Family]] | None] = queue.Queue(QUEUE_SIZE)
@@ -190,6 +192,7 @@ class RemoteWrite:
         while True:
             item = self._queue.get()
             if item is None:
+                self._close()
                 return
             self._busy = True
             try:
@@ -201,24 +204,50 @@ class RemoteWrite:
                 self._busy = False
 
     def _push(self, body: bytes) -> bool:
-        for attempt in range(ATTEMPTS):
+        attempt = 0
+        while attempt < ATTEMPTS:
             if attempt:
                 time.sleep(BACKOFF * 2 ** (attempt - 1))
-            req = urllib.request.Request(self.url, data=body, headers=self.headers,
-                                         method="POST")
+            reused = self._conn is not None
+            conn = self._connection()
             try:
-                with urllib.request.urlopen(req, timeout=PUSH_TIMEOUT) as resp:
-                    resp.read()
+                conn.request("POST", self._target, body=body, headers=self.headers)
+                resp = conn.getresponse()
+                data = resp.read()
+            except (OSError, http.client.HTTPException) as exc:
+                self._close()
+                if reused and not isinstance(exc, TimeoutError):
+                    continue  # the receiver closed its kept-alive connection: a new one
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                attempt += 1
+                continue
+            if resp.will_close:
+                self._close()
+            if 200 <= resp.status < 300:
                 return True
-            except urllib.error.HTTPError as exc:
-                detail = exc.read(200).decode("utf-8", "replace").strip()
-                self.last_error = f"HTTP {exc.code}" + (f": {detail}" if detail else "")
-                if 400 <= exc.code < 500 and exc.code != 429:
-                    return False
-            except (OSError, ValueError) as exc:
-                reason = getattr(exc, "reason", None) or exc
-                self.last_error = f"{type(exc).__name__}: {reason}"
+            detail = data[:200].decode("utf-8", "replace").strip()
+            self.last_error = f"HTTP {resp.status}" + (f": {detail}" if detail else "")
+            if 400 <= resp.status < 500 and resp.status != 429:
+                return False
+            attempt += 1
         return False
+
+    def _connection(self) -> http.client.HTTPConnection:
+        """One kept-alive connection to the receiver, opened when needed."""
+        if self._conn is None:
+            parts = urlsplit(self.url)
+            if parts.scheme == "https":
+                self._conn = http.client.HTTPSConnection(parts.hostname or "", parts.port,
+                                                         timeout=PUSH_TIMEOUT)
+            else:
+                self._conn = http.client.HTTPConnection(parts.hostname or "", parts.port,
+                                                        timeout=PUSH_TIMEOUT)
+        return self._conn
+
+    def _close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
 
     def stop(self, end: RunEnd | None) -> None:
         thread = self._thread
