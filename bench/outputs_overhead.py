@@ -367,13 +367,15 @@ def child(costs_path: str, fleetload_args: list[str]) -> None:
             costs[f"thread {kind}"] = costs.get(f"thread {kind}", 0.0) + spent
             live.pop(threading.get_native_id(), None)
 
-    def timed(fn: Any, key: str) -> Any:
+    def timed(fn: Any, key: str, kind: str) -> Any:
         def wrapper(*args: Any) -> Any:
             t0 = time.thread_time()
             try:
                 return fn(*args)
             finally:
-                costs[key] += time.thread_time() - t0
+                spent = time.thread_time() - t0
+                costs[key] += spent
+                costs[f"{key} {kind}"] = costs.get(f"{key} {kind}", 0.0) + spent
         return wrapper
 
     from fleetload.outputs import registry
@@ -383,8 +385,9 @@ def child(costs_path: str, fleetload_args: list[str]) -> None:
     def build(spec: str) -> Any:
         t0 = time.thread_time()
         output = build_output(spec)
+        kind = spec.partition("=")[0]
         for method in ("start", "add_interval", "stop"):
-            setattr(output, method, timed(getattr(output, method), method))
+            setattr(output, method, timed(getattr(output, method), method, kind))
         costs["build"] += time.thread_time() - t0
         return output
 
