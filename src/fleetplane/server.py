@@ -79,7 +79,8 @@ async def serve(cfg: TargetConfig, announce: Callable[[str], None] | None = None
         if cfg.prof.grpc_ingest:
             grpc_server, grpc_port = build_grpc_server(state, cfg.grpc_listen)
             await grpc_server.start()
-            grpc_address = f"{cfg.grpc_listen.rpartition(':')[0].strip('[]')}:{grpc_port}"
+            grpc_scheme = "grpcs://" if cfg.tls else ""  # the gRPC port serves TLS with HTTPS
+            grpc_address = f"{grpc_scheme}{cfg.grpc_listen.rpartition(':')[0].strip('[]')}:{grpc_port}"
         renewals_at_start = 0
         if cfg.renewal_check_interval:
             # certctl's scheduler checks once before serving, then every interval.

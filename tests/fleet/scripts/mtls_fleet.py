@@ -55,8 +55,8 @@ elif MODE == "foreign":
     identities = MintedIdentities(TestCA.create("another CA"), WRONG)
 
 
-@scenario(Fleet(agent=GrpcAgent, agents=int(ENV.get("MTLS_AGENTS", "4")), duration="3s",
-                heartbeat_interval="0.5s", registration_concurrency=4,
+@scenario(Fleet(agent=GrpcAgent, agents=int(ENV.get("MTLS_AGENTS", "4")), duration="4s",
+                heartbeat_interval="1s", registration_concurrency=4,
                 grpc_target=ENV["MTLS_GRPC_TARGET"], token=ENV["MTLS_TOKEN"],
                 identities=identities, preflight=ENV.get("MTLS_PREFLIGHT", "1") == "1",
                 graceful_stop="5s"))
