@@ -25,6 +25,9 @@ def sources_of(ex: Fleet) -> list[str]:
 async def destination(fleet: FleetLike) -> str:
     """The target's ``ip:port`` as the agents connect to it."""
     origin = cast(Pool, fleet.rt.client.prepare("GET", "/").pool)
+    if fleet.ex.identities is not None and origin.scheme != "https":
+        raise ConfigError("client identities need an https --target (agents present them in "
+                          f"the TLS handshake); got {origin.scheme}://{origin.host}:{origin.port}")
     try:
         infos = await origin.loop.getaddrinfo(origin.host, origin.port, type=socket.SOCK_STREAM)
     except OSError as exc:

@@ -35,6 +35,7 @@ from fleetload.fleet.agent import (
     Rejected,
     Unregistered,
 )
+from fleetload.fleet import identity_sources
 from fleetload.fleet.agent_connection import AgentLink, Dialer
 from fleetload.fleet.connection_plan import check_ports, sources_of
 from fleetload.protocols.http import Response
@@ -135,7 +136,8 @@ class HttpAgent(Agent):
             return
         sources = sources_of(ex)
         await check_ports(fleet, mode, sources)
-        fleet.shared[_DIALER] = Dialer(fleet.rt, fleet.stats, mode, sources, ex.identities)
+        identities = identity_sources.metered(ex.identities, fleet.rt)
+        fleet.shared[_DIALER] = Dialer(fleet.rt, fleet.stats, mode, sources, identities)
 
     @staticmethod
     async def teardown_fleet(fleet: FleetLike) -> None:
