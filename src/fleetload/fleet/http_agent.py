@@ -25,6 +25,7 @@ import time
 from typing import Any, ClassVar
 
 from fleetload.engine.runtime import ScenarioRuntime
+from fleetload.fleet import identity_sources
 from fleetload.fleet.agent import (
     AGENT_VERSION,
     Agent,
@@ -35,7 +36,6 @@ from fleetload.fleet.agent import (
     Rejected,
     Unregistered,
 )
-from fleetload.fleet import identity_sources
 from fleetload.fleet.agent_connection import AgentLink, Dialer
 from fleetload.fleet.connection_plan import check_ports, sources_of
 from fleetload.protocols.http import Response
