@@ -43,7 +43,6 @@ REGISTRATIONS = "fleet_registrations"
 BYTES_SENT = "fleet_bytes_sent"
 AGENTS = "fleet_agents"
 STREAMS = "fleet_streams"
-TLS_HANDSHAKE = "fleet_tls_handshake"
 CONNECT_DURATION = "fleet_connect_duration"
 CONNECTIONS_OPEN = "fleet_connections_open"
 CONNECTIONS_OPENED = "fleet_connections_opened"
@@ -74,7 +73,6 @@ def declare() -> None:
     Counter(BYTES_SENT, description="protocol bytes sent by agents")
     Gauge(AGENTS, description="agents with an active registration")
     Gauge(STREAMS, description="streams open")
-    Trend(TLS_HANDSHAKE, description="TCP connect + TLS handshake of an agent's own connection")
     Trend(CONNECT_DURATION, description="TCP connect of an agent's own connection")
     Gauge(CONNECTIONS_OPEN, description="agents' own connections open (--connections per-agent/per-beat)")
     Counter(CONNECTIONS_OPENED, description="agents' own connections opened")
