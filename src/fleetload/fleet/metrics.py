@@ -300,7 +300,7 @@ def summary_lines(section: Mapping[str, Any]) -> list[str]:
                                                     sorted(section["pushes"].items())))
     for key, label in (("terminal_session", "terminal session"), ("tls_handshake", "tls handshake"),
                        ("identity_mint", "identity minting")):
-        if section.get(key):
+        if section.get(key) and not (key == "tls_handshake" and conns):  # shown with them
             lines.append(f"{label} " + " ".join(f"{k}={section[key][k]:.1f}ms"
                                                 for k in ("p50", "p95", "p99", "max")))
     lines += [f"error {e['count']:,} x {e['error']}" for e in section["errors"]]
