@@ -95,6 +95,7 @@ class Run:
     sys_s: float = 0.0
     requests: int = 0
     dropped: int = 0
+    dropped_at: list[float] = field(default_factory=list)  # seconds of the run with drops
     lag_p99_ms: float | None = None
     cpu_us_per_req: float = 0.0
     loadavg: str = ""
@@ -287,6 +288,12 @@ class Bench:
         r.requests = int(m["http_reqs"]["values"]["count"])
         r.dropped = int((m.get("dropped_iterations") or {}).get("values", {}).get("count", 0))
         r.lag_p99_ms = (m.get("iteration_lag") or {}).get("values", {}).get("p(99)")
+        timeline = out_dir / "timeline.jsonl"
+        if r.dropped and timeline.exists():
+            for line in timeline.read_text().splitlines():
+                row = json.loads(line)
+                if any(sc.get("dropped") for sc in row["scenarios"].values()):
+                    r.dropped_at.append(row["t"])
         r.cpu_us_per_req = own / r.requests * 1e6 if r.requests else 0.0
         costs_path = out_dir.parent / (out_dir.name + ".costs.json")
         if costs_path.exists():

@@ -103,3 +103,17 @@ def test_remote_write_encodes_the_collectors_samples() -> None:
                                                                    1_700_000_000_123))))
     assert len(got.timeseries) == len(reference.timeseries) > 30
     assert got == reference
+
+
+def test_the_prometheus_outputs_share_their_series() -> None:
+    """A /metrics endpoint and remote write in one run fold each interval once."""
+    from fleetload.outputs.registry import build_outputs
+
+    endpoint, rw, _ = build_outputs(["prometheus=127.0.0.1:0",
+                                     "prometheus-rw=http://127.0.0.1:9/api/v1/write",
+                                     "csv=/dev/null"])
+    assert endpoint.metrics is rw.metrics  # type: ignore[attr-defined]
+    snap = _snap(0, 0.5, 10)
+    endpoint.metrics.add(snap)  # type: ignore[attr-defined]
+    rw.metrics.add(snap)  # type: ignore[attr-defined]
+    assert rw.metrics.totals("http_reqs") == {("api", "list"): 8.0}  # type: ignore[attr-defined]

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, cast
 
 import numpy as np
 
@@ -119,9 +119,15 @@ class RunMetrics:
         self._built: tuple[tuple[int, str], list[Family]] | None = None
         self._text: tuple[list[Family], bytes] | None = None
         self._label_texts: dict[LabelPairs, str] = {}
+        self._last: IntervalSnapshot | None = None
 
     # -- feeding (merging thread) -----------------------------------------------------
     def add(self, snap: IntervalSnapshot) -> None:
+        """Apply one merged interval (once: outputs sharing these metrics may
+        each pass the same interval)."""
+        if snap is self._last:
+            return
+        self._last = snap
         counters: list[tuple[str, LabelValues, float]] = []
         for (metric, tags), v in snap.counters.items():
             sc = _tag(tags, "scenario")
@@ -284,6 +290,23 @@ def _number(v: float) -> str:
     if v == -math.inf:
         return "-Inf"
     return repr(float(v))
+
+
+class UsesRunMetrics(Protocol):
+    metrics: RunMetrics
+
+    def use_metrics(self, metrics: RunMetrics) -> None: ...
+
+
+def share_metrics(outputs: Iterable[object]) -> None:
+    """Outputs of the same series (a ``/metrics`` endpoint, remote write)
+    share one :class:`RunMetrics`: each interval is folded in, and the
+    families built, once for all of them."""
+    users = [cast(UsesRunMetrics, o) for o in outputs
+             if isinstance(getattr(o, "metrics", None), RunMetrics)
+             and callable(getattr(o, "use_metrics", None))]
+    for o in users[1:]:
+        o.use_metrics(users[0].metrics)
 
 
 def _gauge_labels(name: str) -> tuple[str, ...]:

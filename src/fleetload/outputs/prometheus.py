@@ -78,6 +78,10 @@ class PrometheusEndpoint:
         self.host, self.port = host, port
         self.metrics = RunMetrics()
         self._watch = _ScrapeWatch(self.metrics)
+
+    def use_metrics(self, metrics: RunMetrics) -> None:
+        """Share ``metrics`` with another output (before the run starts)."""
+        self.metrics = self._watch.metrics = metrics
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 

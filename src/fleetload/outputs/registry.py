@@ -97,5 +97,11 @@ def build_output(spec: str) -> Output:
 
 
 def build_outputs(specs: Sequence[str]) -> list[Output]:
-    """Every ``--output`` in the order given."""
-    return [build_output(s) for s in specs]
+    """Every ``--output`` in the order given (the Prometheus ones sharing
+    their series)."""
+    outputs = [build_output(s) for s in specs]
+    if sum(1 for s in specs if s.partition("=")[0].strip().startswith("prometheus")) > 1:
+        from fleetload.outputs.prom_metrics import share_metrics
+
+        share_metrics(outputs)
+    return outputs

@@ -161,6 +161,10 @@ class RemoteWrite:
     def description(self) -> str:
         return f"prometheus remote write {self.shown}"
 
+    def use_metrics(self, metrics: RunMetrics) -> None:
+        """Share ``metrics`` with another output (before the run starts)."""
+        self.metrics = metrics
+
     @property
     def dropped(self) -> int:
         return self.failed + self.overflowed
