@@ -85,19 +85,17 @@ class SparseHistogram:
         self.max = max(self.max, b.max)
 
     def percentiles(self, ps: Iterable[float]) -> list[float]:
-        ps = list(ps)
+        wanted = np.asarray(list(ps), dtype=np.float64)
         if not self.count:
-            return [0.0 for _ in ps]
+            return [0.0] * len(wanted)
         _, lowest, highest = bucket_layout()
         index, counts = _sorted_buckets(self.parts)
         cumulative = np.cumsum(counts)
-        out = []
-        for p in ps:
-            target = max(1, int(min(p, 100.0) * self.count / 100.0 + 0.5))
-            i = min(int(np.searchsorted(cumulative, target)), len(index) - 1)
-            value = float(highest[index[i]] if p > 0 else lowest[index[i]])
-            out.append(min(max(value, self.min), self.max))
-        return out
+        targets = np.maximum(1, (np.minimum(wanted, 100.0) * self.count / 100.0 + 0.5)
+                             .astype(np.int64))
+        found = index[np.minimum(np.searchsorted(cumulative, targets), len(index) - 1)]
+        values = np.where(wanted > 0, highest[found], lowest[found]).astype(np.float64)
+        return np.clip(values, self.min, self.max).tolist()  # type: ignore[no-any-return]
 
 
 def _sorted_buckets(parts: Sequence[Binned]) -> tuple[np.ndarray, np.ndarray]:
