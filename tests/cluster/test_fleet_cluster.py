@@ -52,7 +52,11 @@ def test_a_fleet_splits_its_agents_across_the_nodes(cluster: Any, target: Runnin
     f = r.fleet
     assert f["registrations"] == {"active": AGENTS, "pending": 0, "failed": 0}
     assert f["heartbeats"]["failed"] == 0
-    # The merged count of heartbeats is the target's own.
-    assert f["heartbeats"]["sent"] == sum(a["heartbeat_count"] for a in agents)
-    assert f["heartbeats"]["sent"] >= AGENTS * 3
+    # The merged count of heartbeats is the target's own, but for the few the
+    # target recorded whose answers the agents, stopping, no longer waited for
+    # (an agent counts a heartbeat once answered). A node's interval missing
+    # from the merge would be about 20 short (its 20 agents' second).
+    sent, recorded = f["heartbeats"]["sent"], sum(a["heartbeat_count"] for a in agents)
+    assert 0 <= recorded - sent <= 10, (sent, recorded)
+    assert sent >= AGENTS * 3
     assert all(a["status"] == "Online" for a in agents)
