@@ -127,3 +127,12 @@ def test_a_node_lost_in_a_step_ends_the_search_on_the_steps_before(cluster: Any,
         assert run["verdict"] == "inconclusive" and run["exit_code"] == 4
     finally:
         ensure_nodes(cluster)
+
+
+def test_an_unreachable_cluster_is_one_line_before_any_step(tmp_path: Path) -> None:
+    with nginx_server(tmp_path, LOCATIONS, access_log=True) as url:
+        r, report = ceiling(url, tmp_path / "ceiling", "127.0.0.1:9", "--to", "20")
+    assert r.code == 2
+    assert r.stderr.strip().splitlines()[-1] == (
+        "fleetload: error: cannot reach the Ray cluster at 127.0.0.1:9: Connection refused")
+    assert report == {} and served(tmp_path / "access.log") == []
