@@ -193,8 +193,10 @@ def build_report(result: SearchResult, search_settings: SearchSettings, st: Step
 
 
 def cluster_report(steps: Sequence[Step], st: StepSettings) -> dict[str, Any] | None:
-    """Where a ceiling on a cluster ran: the nodes of its first step (every
-    step asks for the same nodes), and each node lost."""
+    """Where a ceiling on a cluster ran: the nodes of its first step, and each
+    node lost. Every step asks for as many nodes, but which node holds which
+    workers may change from step to step: each step lists its own, and a lost
+    node is named by its id too."""
     if st.cluster is None:
         return None
     nodes = steps[0].nodes if steps else []
