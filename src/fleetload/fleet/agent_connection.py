@@ -96,6 +96,8 @@ class Dialer:
         self.stats = stats
         self.status = stats.status
         self.open: set[Connection] = set()
+        self.closing = False
+        """The fleet is stopping: no new connections."""
         c = rt.collector
         self._c = c
         self._tags = rt.tags
@@ -153,44 +155,54 @@ class AgentLink:
         self.conn: Connection | None = None
         self.ctx: ssl.SSLContext | None = None
         self.idle: dict[Connection, None] = {}
-        self.waiters: tuple[()] = ()
+        self.waiters: list[asyncio.Future[Connection | None]] | tuple[()] = ()
         self.keep_alive = True
         self.read_timeout = 0.0
         self.loop: asyncio.AbstractEventLoop = cast(asyncio.AbstractEventLoop, None)
 
     # -- PoolLike ---------------------------------------------------------------------------
     def release(self, conn: Connection) -> None:
+        """A response is complete and a request of this agent waits: hand it over."""
+        waiters = self.waiters
+        while waiters:
+            fut = waiters.pop(0)
+            if not fut.done():
+                fut.set_result(conn)
+                if not waiters:
+                    self.waiters = ()
+                return
+        self.waiters = ()
         self.idle[conn] = None
 
     def discard(self, conn: Connection) -> None:
         self.idle.pop(conn, None)
+        self.dialer.closed(conn)
         if conn is self.conn:
             self.conn = None
-            self.dialer.closed(conn)
+            waiters, self.waiters = self.waiters, ()
+            for fut in waiters:  # they open the next connection
+                if not fut.done():
+                    fut.set_result(None)
 
     # -- requests ---------------------------------------------------------------------------
     async def request(self, method: str, url: str, *, json: Any = MISSING,
                       headers: Mapping[str, str] | None = None) -> Response:
-        """Like ``HttpClient.request`` over this agent's connection."""
+        """Like ``HttpClient.request`` over this agent's connection. Requests of
+        one agent take turns on its connection (per-agent); per-beat, each
+        opens its own."""
         d = self.dialer
         started = _perf()
         base = d.client.prepare(method, url, headers=headers, json=json)
         origin = cast(Pool, base.pool)
         prep = Prepared(self, base.method, base.url, base.data, base.body)
         deadline = started + d.total_timeout
+        hold = not d.per_beat
         fresh = False
         while True:
-            conn: Connection | None = None
-            reused = False
-            if not fresh:
-                idle = self.idle
-                while idle:
-                    c = idle.popitem()[0]
-                    if not c.closed:
-                        conn, reused = c, True
-                        break
+            conn = await self._held() if hold and not fresh else None
+            reused = conn is not None
             if conn is None:
-                got = await self._open(origin, prep, started, deadline)
+                got = await self._open(origin, prep, started, deadline, hold)
                 if isinstance(got, Response):
                     return got
                 conn = got
@@ -204,23 +216,45 @@ class AgentLink:
                     or resp.bytes_received):
                 break
             fresh = True  # the server closed the idle connection: once more, on a new one
-        if d.per_beat:
-            self.close()
+        if not hold:
+            conn.abort()
         return resp
 
-    async def _open(self, origin: Pool, prep: Prepared, started: float,
-                    deadline: float) -> Connection | Response:
+    async def _held(self) -> Connection | None:
+        """The agent's connection once it is free; None when there is none (open one)."""
+        while True:
+            conn = self.conn
+            if conn is None or conn.closed:
+                return None
+            if conn in self.idle:
+                del self.idle[conn]
+                return conn
+            fut: asyncio.Future[Connection | None] = conn.loop.create_future()
+            self.waiters = [*self.waiters, fut]
+            try:
+                got = await fut
+            except asyncio.CancelledError:
+                if fut.done() and not fut.cancelled() and fut.result() is not None:
+                    self.release(cast(Connection, fut.result()))
+                raise
+            if got is not None and not got.closed:
+                return got
+
+    async def _open(self, origin: Pool, prep: Prepared, started: float, deadline: float,
+                    hold: bool) -> Connection | Response:
         d = self.dialer
         if self.loop is None:
             self.loop = origin.loop
             self.read_timeout = origin.read_timeout
-        old = self.conn
-        if old is not None:
-            old.abort()
+        if d.closing:
+            # the fleet is stopping: this request waits for its cancellation
+            await origin.loop.create_future()
         t0 = _perf()
         ctx: Any = DEFAULT
         conn = Connection(self)
         conn.precise = True  # no sweeper watches this connection: a timer per request
+        if hold:
+            self.conn = conn  # the agent's other requests wait for it
         try:
             if origin.scheme == "https" and d.identities is not None:
                 ctx = self.ctx
@@ -248,7 +282,6 @@ class AgentLink:
         except BaseException:
             conn.abort()
             raise
-        self.conn = conn
         d.opened(conn, connecting, tls, origin.scheme == "https")
         conn.slow = True
         conn.blocked = blocked + (t0 - started)
@@ -260,6 +293,13 @@ class AgentLink:
     def close(self) -> None:
         conn = self.conn
         if conn is not None:
+            conn.abort()
+
+    def close_idle(self) -> None:
+        """Close the connection unless a request is on it (the fleet is stopping:
+        that request ends on its own or is cancelled, never failed by us)."""
+        conn = self.conn
+        if conn is not None and conn.fut is None:
             conn.abort()
 
 

@@ -152,8 +152,10 @@ class HttpAgent(Agent):
         return 256
 
     async def close(self) -> None:
-        if self.link is not None:
-            self.link.close()
+        link = self.link
+        if link is not None:
+            link.dialer.closing = True
+            link.close_idle()
 
     def _url(self, suffix: str) -> str:
         return f"/api/v1/agents/{self.agent_id}{suffix}"
