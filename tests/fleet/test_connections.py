@@ -239,6 +239,8 @@ def test_unassignable_source_address_is_one_clear_error(target: RunningTarget,
      "--source-addresses: '127.0.0.9-127.0.0.2': a range must go up (first-last)"),
     (("--connections", "per-agent", "--source-addresses", "127.0.0.2,nowhere"),
      "--source-addresses: 'nowhere': 'nowhere' is not an IP address"),
+    (("--connections", "per-agent", "--source-addresses", "::1"),
+     "--source-addresses: ::1 is IPv6, the target 127.0.0.1:"),
 ])
 def test_bad_connection_options(target: RunningTarget, tmp_path: Path, args: tuple[str, ...],
                                 message: str) -> None:

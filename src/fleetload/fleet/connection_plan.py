@@ -39,6 +39,11 @@ async def destination(fleet: FleetLike) -> str:
 async def check_ports(fleet: FleetLike, mode: str, sources: list[str]) -> None:
     ex = fleet.ex
     dest = await destination(fleet)
+    v6 = dest.startswith("[")
+    other = [a for a in sources if (":" in a) != v6]
+    if other:
+        raise ConfigError(f"--source-addresses: {other[0]} is IPv{4 if v6 else 6}, the target "
+                          f"{dest} is IPv{6 if v6 else 4}: give addresses of the target's family")
     n = len(sources) or None
     if mode == "per-agent":
         problem = source_addresses.per_agent_problem(ex.agents, n, dest)
