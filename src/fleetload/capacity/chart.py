@@ -18,7 +18,8 @@ from typing import Any
 W, H = 760, 300
 ML, MR, MT, MB = 70, 20, 30, 45
 COLORS = {"p50": "#2b8a3e", "p95": "#e67700", "p99": "#c92a2a"}
-VERDICT = {"ok": "#2b8a3e", "breaks": "#c92a2a", "generator-bound": "#7048e8"}
+VERDICT = {"ok": "#2b8a3e", "breaks": "#c92a2a", "generator-bound": "#7048e8",
+           "node-lost": "#e67700"}
 
 
 class _Axis:
