@@ -1,6 +1,6 @@
 """The live dashboard's page: the run's table, progress and stop button,
-redrawn from the Server-Sent Events that
-:mod:`~fleetload.outputs.dashboard_server` sends.
+drawn from the latest event when the page loads, then redrawn from the
+Server-Sent Events that :mod:`~fleetload.outputs.dashboard_server` sends.
 
 The page reuses the HTML report's chart layer and styles
 (``report/assets/report.js``, ``report.css``): every event carries the same
@@ -47,6 +47,8 @@ _PAGE_JS = """
     }
     document.body.dataset.updates = String(++updates);
   }
+  const initial = $("initial-event").textContent;
+  if (initial) show(JSON.parse(initial));
   const events = new EventSource("events");
   events.onmessage = ev => {
     const d = JSON.parse(ev.data);
@@ -70,6 +72,8 @@ def page(state: DashboardState) -> str:
     esc = html.escape
     columns = "".join(f"<th>{c}</th>" for c in ("scenario", "rate", "p95", "p99 corrected",
                                                  "failed", "dropped", "in flight"))
+    # The latest event, so the page shows the run at once (before its first event).
+    initial = state.event()[1] if state.version else ""
     return (
         "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
         '<meta name=viewport content="width=device-width, initial-scale=1">'
@@ -83,6 +87,7 @@ def page(state: DashboardState) -> str:
         '<button id="stop" type="button">Stop the run</button><span id="state"></span></div>'
         f'<table><thead><tr>{columns}</tr></thead><tbody id="scenarios"></tbody></table>'
         '<div id="charts"></div><div id="render-status" class="bad"></div></main>'
+        f'<script type="application/json" id="initial-event">{initial}</script>'
         '<script type="application/json" id="report-data">{"domain":[0,1],"axes":{},'
         '"sections":[]}</script>'
         f'<script type="text/plain" id="report-js">{_asset("report.js")}</script>'
