@@ -6,7 +6,7 @@ heartbeat.
     PYTHONPATH=src .venv/bin/python bench/fleet_tls.py --agents 2000 --repeat 3 --front target
 
 ``fleetload run fleet --transport http --connections per-agent
---mint-identities CA_CERT,CA_KEY --workers 2`` pinned to CPU 0 (every agent
+--mint-identities CA_CERT,CA_KEY --workers N`` (default 2) pinned to CPU 0 (every agent
 mints its certificate at its first connect). The server side, pinned to CPU 1:
 ``--front nginx`` (default) terminates TLS in nginx (two worker processes,
 ``ssl_verify_client on``, keep-alive 600 s) and proxies to the reference target
@@ -160,7 +160,7 @@ def stop(things: list[Any]) -> None:
 
 
 def run_once(url: str, ca_crt: Path, ca_key: Path, agents: int, ramp: float, interval: float,
-             steady: float, out: Path, tag: str) -> dict[str, Any]:
+             steady: float, out: Path, tag: str, workers: int) -> dict[str, Any]:
     duration = ramp + interval + steady + 10
     summary = out / f"summary-{tag}.json"
     argv = ["taskset", "-c", "0", sys.executable, "-m", "fleetload", "run", "fleet",
@@ -168,7 +168,7 @@ def run_once(url: str, ca_crt: Path, ca_key: Path, agents: int, ramp: float, int
             "--ramp", f"{ramp}s", "--duration", f"{duration}s",
             "--heartbeat-interval", f"{interval}s", "--registration-concurrency", "64",
             "--mint-identities", f"{ca_crt},{ca_key}", "--ca-cert", str(ca_crt),
-            "--no-tasks", "--target", url, "--token", TOKEN, "--workers", "2",
+            "--no-tasks", "--target", url, "--token", TOKEN, "--workers", str(workers),
             "--results-dir", str(out / "runs"), "--summary-export", str(summary),
             "--quiet", "--no-preflight", "--rtt-p95", "100000", "--allow-inconclusive"]
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
@@ -241,6 +241,8 @@ def main() -> None:
     ap.add_argument("--interval", type=float, default=30.0, help="heartbeat seconds")
     ap.add_argument("--steady", type=float, default=60.0, help="seconds after ramp + interval")
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=2,
+                    help="generator processes (the open-file limit is per process)")
     ap.add_argument("--front", choices=("nginx", "target"), default="nginx")
     args = ap.parse_args()
     out = ROOT / "bench" / "out"
@@ -254,10 +256,11 @@ def main() -> None:
             things, url = start_server(args.front, work, ca, ca_crt)
             try:
                 r = run_once(url, ca_crt, ca_key, args.agents, args.ramp, args.interval,
-                             args.steady, work, f"{i}")
+                             args.steady, work, f"{i}", args.workers)
             finally:
                 stop(things)
         r["front"] = args.front
+        r["workers"] = args.workers
         results.append(r)
         print(json.dumps(r), flush=True)
     (out / "fleet_tls.json").write_text(json.dumps(results, indent=2))
