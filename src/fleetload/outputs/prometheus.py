@@ -12,10 +12,9 @@ nobody scraped ends at once.
 from __future__ import annotations
 
 import socket
+import socketserver
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 from fleetload.errors import ConfigError
 from fleetload.outputs.base import Interval, RunEnd, RunStart
@@ -23,6 +22,8 @@ from fleetload.outputs.prom_metrics import RunMetrics
 
 MAX_LINGER = 15.0
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+MAX_LINE = 65536
+MAX_HEADERS = 100
 
 
 class _ScrapeWatch:
@@ -43,29 +44,60 @@ class _ScrapeWatch:
         return body
 
 
-def _handler(watch: _ScrapeWatch) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # the scraper keeps its connection between scrapes
-        timeout = 30.0  # an idle connection's thread ends
+def _response(status: str, body: bytes, *, close: bool, content_type: str = CONTENT_TYPE) -> bytes:
+    return (f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n"
+            f"Content-Length: {len(body)}\r\n"
+            f"Connection: {'close' if close else 'keep-alive'}\r\n\r\n").encode() + body
 
-        def do_GET(self) -> None:
-            if self.path.split("?", 1)[0] != "/metrics":
-                self.send_error(404)
-                return
-            body = watch.scrape()
-            self.send_response(200)
-            self.send_header("Content-Type", CONTENT_TYPE)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
 
-        def log_message(self, format: str, *args: Any) -> None:
+class _Handler(socketserver.StreamRequestHandler):
+    """``GET /metrics`` over kept-alive HTTP/1.1 connections (the scraper keeps
+    its connection between scrapes); anything else is 404."""
+
+    timeout = 30.0  # an idle connection's thread ends
+    watch: _ScrapeWatch
+
+    def handle(self) -> None:
+        try:
+            while self._one_request():
+                pass
+        except (OSError, ValueError):
             pass
 
-    return Handler
+    def _one_request(self) -> bool:
+        line = self.rfile.readline(MAX_LINE)
+        if not line:
+            return False
+        parts = line.split()
+        close, length = False, 0
+        for _ in range(MAX_HEADERS):
+            header = self.rfile.readline(MAX_LINE)
+            if header in (b"\r\n", b"\n", b""):
+                break
+            name, _, value = header.partition(b":")
+            name, value = name.strip().lower(), value.strip().lower()
+            if name == b"connection":
+                close = value == b"close"
+            elif name == b"content-length":
+                length = int(value)
+        if length:
+            self.rfile.read(min(length, MAX_LINE))
+        if len(parts) != 3:
+            self.wfile.write(_response("400 Bad Request", b"bad request\n", close=True,
+                                       content_type="text/plain"))
+            return False
+        method, target, version = parts
+        close = close or version != b"HTTP/1.1"
+        if method == b"GET" and target.split(b"?", 1)[0] == b"/metrics":
+            self.wfile.write(_response("200 OK", self.watch.scrape(), close=close))
+        else:
+            self.wfile.write(_response("404 Not Found", b"not found\n", close=close,
+                                       content_type="text/plain"))
+        return not close
 
 
-class _Server(ThreadingHTTPServer):
+class _Server(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
     daemon_threads = True
 
 
@@ -97,7 +129,8 @@ class PrometheusEndpoint:
         self.metrics.run_id = run.run_id
         server_class = _Server6 if ":" in self.host else _Server
         try:
-            self._server = server_class((self.host, self.port), _handler(self._watch))
+            handler = type("Handler", (_Handler,), {"watch": self._watch})
+            self._server = server_class((self.host, self.port), handler)
         except OSError as exc:
             raise ConfigError(f"--output prometheus: cannot listen on {self.host}:{self.port}: "
                               f"{exc.strerror or exc}") from None

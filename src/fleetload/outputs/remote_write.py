@@ -101,21 +101,28 @@ def _field(number: int, payload: bytes) -> bytes:
 
 
 @functools.lru_cache(maxsize=65536)
-def _labels_field(name: str, labels: LabelPairs) -> bytes:
-    """A series' ``labels`` (TimeSeries field 1, repeated), ``__name__``
-    first and the rest sorted by name, as the protocol requires; encoded once
-    per series (the labels of a run's series do not change)."""
+def _series_head(name: str, labels: LabelPairs, sample_len: int) -> bytes:
+    """A ``TimeSeries`` (WriteRequest field 1) up to its sample's value: the
+    series' labels (``__name__`` first, the rest sorted by name, as the
+    protocol requires) and the sample's field header. Built once per series
+    (a run's series keep their labels, and every sample has the same size)."""
     pairs = sorted((("__name__", name), *labels))
-    return b"".join(_field(1, _field(1, k.encode()) + _field(2, v.encode())) for k, v in pairs)
+    encoded = b"".join(_field(1, _field(1, k.encode()) + _field(2, v.encode())) for k, v in pairs)
+    sample_head = b"\x12" + _varint(sample_len) + b"\x09"  # TimeSeries.samples, Sample.value
+    body_len = len(encoded) + len(sample_head) + sample_len - 1
+    return b"\x0a" + _varint(body_len) + encoded + sample_head
 
 
 def encode_samples(samples: Iterable[FamilySample], timestamp_ms: int) -> bytes:
     """One snappy-compressed ``WriteRequest``, one sample per series."""
     stamp = b"\x10" + _varint(timestamp_ms & 0xFFFFFFFFFFFFFFFF)  # Sample.timestamp
+    sample_len = 9 + len(stamp)  # the value (tag + 8 bytes) and the timestamp
+    pack = struct.Struct("<d").pack
     parts = []
     for name, labels, value in samples:
-        sample = _field(2, b"\x09" + struct.pack("<d", value) + stamp)  # Sample.value
-        parts.append(_field(1, _labels_field(name, labels) + sample))
+        parts.append(_series_head(name, labels, sample_len))
+        parts.append(pack(value))
+        parts.append(stamp)
     return bytes(cramjam.snappy.compress_raw(b"".join(parts)))
 
 
