@@ -114,6 +114,10 @@ class WorkerPool:
         for i, conn in enumerate(self._conns):
             conn.send(start_at)
             loop.add_reader(conn.fileno(), self._readable, i)
+            # The loop's poll handle makes the pipe non-blocking; a snapshot
+            # larger than the pipe's buffer is then readable before its tail
+            # has arrived. Reads wait for the rest of a message being sent.
+            os.set_blocking(conn.fileno(), True)
 
     def _readable(self, i: int) -> None:
         conn = self._conns[i]
@@ -129,7 +133,14 @@ class WorkerPool:
                 elif kind == "done":
                     self._exit(i)
                     return
-        except (EOFError, OSError):
+        except (EOFError, OSError) as exc:
+            # Only a worker that died ends its pipe without "done": its share
+            # of the run is missing, so the run has no result to give.
+            if self.error is None:
+                self.error = (f"worker {i} ended before finishing its share of the run "
+                              f"({type(exc).__name__}{': ' + str(exc) if str(exc) else ''}); "
+                              "its results are missing")
+            self.stop()
             self._exit(i)
 
     def _exit(self, i: int) -> None:

@@ -19,7 +19,10 @@ from fleetload.metrics.kinds import SeriesKey
 
 # Gauges that are a total over workers (each worker has its own VUs); any other
 # gauge keeps the largest value reported in the interval.
-SUMMED_GAUGES = frozenset({"vus", "vus_max"})
+# Gauges counting what each worker holds add up across workers; others
+# (a user's gauge, a level) keep the highest value.
+SUMMED_GAUGES = frozenset({"vus", "vus_max", "fleet_agents", "fleet_streams",
+                           "fleet_connections_open", "mqtt_connected"})
 
 
 @dataclass(slots=True)
