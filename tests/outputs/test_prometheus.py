@@ -5,9 +5,13 @@ summary.json's."""
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 import time
 import urllib.request
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -43,6 +47,64 @@ def test_prometheus_scrapes_the_run(prometheus: Prometheus, stub: StubServer,
     # The endpoint is gone once the run is over.
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{prometheus.scrape_port}/metrics", timeout=2)
+
+
+def test_the_scraped_text_is_the_runs_numbers(stub: StubServer, tmp_path: Path) -> None:
+    """The /metrics text (prometheus-client's rendering of the collector)
+    parses with prometheus-client's parser, and its last scrape holds
+    summary.json's totals."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from fleetplane.launch import free_port
+
+    port, out = free_port(), tmp_path / "run"
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fleetload", "run", str(MIXED), "-e", f"TARGET={stub.url}",
+         "-e", "DUR=3s", "-o", f"prometheus=127.0.0.1:{port}", "--out", str(out), "--quiet",
+         "--allow-inconclusive"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True)
+    last, content_type = "", ""
+    deadline = time.monotonic() + 60
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+                    last, content_type = r.read().decode(), r.headers["Content-Type"]
+            except OSError:
+                pass
+            time.sleep(0.3)
+        assert proc.wait(30) == 0, proc.stderr.read() if proc.stderr else ""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert content_type.startswith("text/plain; version=0.0.4")
+    summary = summary_of(out)
+    run_id = summary["run"]["id"]
+    families = {fam.name: fam for fam in text_string_to_metric_families(last)}
+    assert families["fleetload_http_reqs"].type == "counter"
+    assert families["fleetload_http_req_duration_seconds"].type == "histogram"
+    reqs: dict[str, float] = defaultdict(float)
+    failed: dict[str, float] = defaultdict(float)
+    counts: dict[str, float] = defaultdict(float)
+    for sample in families["fleetload_http_reqs"].samples:
+        assert sample.labels["run_id"] == run_id
+        reqs[sample.labels["scenario"]] += sample.value
+    for sample in families["fleetload_http_req_failures"].samples:
+        assert sample.labels["reason"] == "503 Service Unavailable"
+        failed[sample.labels["scenario"]] += sample.value
+    for sample in families["fleetload_http_req_duration_seconds"].samples:
+        if sample.name.endswith("_count"):
+            counts[sample.labels["scenario"]] += sample.value
+    expected = scenario_totals(summary)
+    assert dict(reqs) == {name: v[0] for name, v in expected.items()}
+    assert dict(failed) == {name: v[1] for name, v in expected.items() if v[1]}
+    assert dict(counts) == dict(reqs)
+    intervals = len((out / "timeline.jsonl").read_text().splitlines())
+    [elapsed] = families["fleetload_elapsed_seconds"].samples
+    assert elapsed.value == pytest.approx(summary["run"]["elapsed"], abs=1.0)
+    assert intervals >= 3
 
 
 def test_a_port_in_use_is_one_line(prometheus: Prometheus, stub: StubServer,

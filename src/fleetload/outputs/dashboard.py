@@ -1,5 +1,6 @@
 """``--output dashboard=HOST:PORT``: a live web dashboard for the run
-(:mod:`~fleetload.outputs.dashboard_server`, on a thread of its own): the console table's
+(a Starlette app, :mod:`~fleetload.outputs.dashboard_app`, served by uvicorn on a
+thread of its own, on a socket bound before the run starts): the console table's
 numbers, the HTML report's charts redrawn every second over Server-Sent
 Events, and a button that stops the run gracefully (:class:`WithRunControl`).
 
@@ -10,13 +11,16 @@ stops.
 
 from __future__ import annotations
 
+import socket
 import sys
 import threading
 import time
 
+import uvicorn
+
 from fleetload.errors import ConfigError
 from fleetload.outputs.base import Interval, RunControl, RunEnd, RunStart
-from fleetload.outputs.dashboard_server import DashboardServer, listen
+from fleetload.outputs.dashboard_app import listen, make_server
 from fleetload.outputs.dashboard_state import DashboardState
 
 FINAL_WAIT = 2.0
@@ -27,8 +31,9 @@ class Dashboard:
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
         self.state = DashboardState()
-        self._server: DashboardServer | None = None
+        self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
+        self._sock: socket.socket | None = None
 
     @property
     def url(self) -> str:
@@ -51,16 +56,18 @@ class Dashboard:
             raise ConfigError(f"--output dashboard: cannot listen on {self.host}:{self.port}: "
                               f"{exc.strerror or exc}") from None
         self.port = int(sock.getsockname()[1])
-        server = self._server = DashboardServer(st, sock)
-        self._thread = threading.Thread(target=server.run, name="dashboard", daemon=True)
+        self._sock = sock
+        server = self._server = make_server(st)
+        self._thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
+                                        name="dashboard", daemon=True)
         self._thread.start()
-        server.started.wait(START_TIMEOUT)
+        deadline = time.monotonic() + START_TIMEOUT
+        while not server.started and self._thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
         print(f"fleetload: live dashboard on {self.url}", file=sys.stderr, flush=True)
 
     def add_interval(self, interval: Interval) -> None:
         self.state.add_row(dict(interval.row), interval.scheduled_rate)
-        if self._server is not None:
-            self._server.notify()
 
     def stop(self, end: RunEnd | None) -> None:
         server, st = self._server, self.state
@@ -70,12 +77,13 @@ class Dashboard:
         verdict = str(run.get("verdict", "ended")).upper() if end is not None else "FAILED"
         st.finish(f"finished: {verdict} (exit {end.exit_code})" if end is not None
                   else f"finished: {verdict}")
-        server.notify()
         deadline = time.monotonic() + FINAL_WAIT
         while st.clients and st.delivered < st.version and time.monotonic() < deadline:
             time.sleep(0.05)
-        st.closed = True
-        server.stop()
+        st.close()
+        server.should_exit = True
         if self._thread is not None:
             self._thread.join(5)
-        self._server = None
+        if self._sock is not None:
+            self._sock.close()
+        self._server = self._sock = None

@@ -1,6 +1,10 @@
-"""The live dashboard's page: the run's table, progress and stop button,
-drawn from the latest event when the page loads, then redrawn from the
-Server-Sent Events that :mod:`~fleetload.outputs.dashboard_server` sends.
+"""The live dashboard's web side: a Starlette app served by uvicorn.
+
+``GET /`` the page (the run's table, progress and stop button, drawn from the
+latest event when it loads), ``GET /events`` the run's numbers as Server-Sent
+Events (one event per interval, the same pre-built event for every page),
+``POST /stop`` the stop button, which needs the page's token so that no other
+web page can end a run.
 
 The page reuses the HTML report's chart layer and styles
 (``report/assets/report.js``, ``report.css``): every event carries the same
@@ -11,10 +15,21 @@ token.
 
 from __future__ import annotations
 
+import asyncio
 import html
+import socket
+from collections.abc import AsyncIterator
 from importlib import resources
 
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
 from fleetload.outputs.dashboard_state import DashboardState
+
+WAKE_TIMEOUT = 1.0  # seconds an event stream waits for news before it looks again
 
 _PAGE_JS = """
 "use strict";
@@ -93,3 +108,63 @@ def page(state: DashboardState) -> str:
         f'<script type="text/plain" id="report-js">{_asset("report.js")}</script>'
         f"<script>{_PAGE_JS}</script>"
         "<footer>fleetload live dashboard</footer></body></html>\n")
+
+
+def build_app(state: DashboardState) -> Starlette:
+    async def index(request: Request) -> Response:
+        return HTMLResponse(page(state), headers={"Cache-Control": "no-cache"})
+
+    async def events(request: Request) -> Response:
+        return StreamingResponse(_event_stream(state), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache"})
+
+    async def stop(request: Request) -> Response:
+        if request.headers.get("x-fleetload-token") != state.token:
+            return JSONResponse({"error": "the dashboard page's token is required"}, 403)
+        state.request_stop("stopped from the dashboard")
+        return JSONResponse({"stopping": True})
+
+    return Starlette(routes=[Route("/", index), Route("/events", events),
+                             Route("/stop", stop, methods=["POST"])])
+
+
+async def _event_stream(state: DashboardState) -> AsyncIterator[str]:
+    """One event per interval until the run finishes (or the page goes)."""
+    seen = 0  # nothing to show before the first interval
+    state.clients += 1
+    try:
+        while not state.closed:
+            news = state.news.current()  # taken before looking: no news is missed
+            if state.version != seen:
+                seen, text, finished = state.event()
+                yield f"data: {text}\n\n"
+                state.delivered = max(state.delivered, seen)
+                if finished:
+                    return
+            try:
+                await asyncio.wait_for(news.wait(), WAKE_TIMEOUT)
+            except TimeoutError:
+                pass
+    finally:
+        state.clients -= 1
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A bound socket for the server (OSError when the address cannot be had)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(64)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def make_server(state: DashboardState) -> uvicorn.Server:
+    """uvicorn serving the app, without access log; run it with ``sockets=[listen(...)]``."""
+    config = uvicorn.Config(build_app(state), log_level="error", access_log=False,
+                            lifespan="off", loop="asyncio", timeout_graceful_shutdown=1)
+    return uvicorn.Server(config)

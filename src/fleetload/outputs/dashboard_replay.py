@@ -1,5 +1,5 @@
 """``fleetload report RUN --serve``: a finished run in the live dashboard's page
-(the same charts and table, from its ``timeline.jsonl``), until Ctrl-C."""
+(the same app and charts, from its ``timeline.jsonl``), until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from fleetload.errors import ConfigError
-from fleetload.outputs.dashboard_server import DashboardServer, listen
+from fleetload.outputs.dashboard_app import listen, make_server
 from fleetload.outputs.dashboard_state import DashboardState
 from fleetload.results import rundir
 from fleetload.results.timeline import read_timeline
@@ -32,7 +32,7 @@ def replay_state(run_dir: Path) -> DashboardState:
 
 
 def serve_run(run_dir: Path, host: str, port: int) -> None:
-    """Serve the page until interrupted (Ctrl-C)."""
+    """Serve the page until interrupted (Ctrl-C or SIGTERM: uvicorn stops gracefully)."""
     state = replay_state(run_dir)
     try:
         sock = listen(host, port)
@@ -43,6 +43,8 @@ def serve_run(run_dir: Path, host: str, port: int) -> None:
     print(f"fleetload: run {state.run_id} on http://{where}:{port}/ (Ctrl-C to stop)",
           file=sys.stderr, flush=True)
     try:
-        DashboardServer(state, sock).run()
+        make_server(state).run(sockets=[sock])
     except KeyboardInterrupt:
         pass
+    finally:
+        sock.close()

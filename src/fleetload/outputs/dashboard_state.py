@@ -1,9 +1,11 @@
 """What the live dashboard shows, shared between the merging thread (which
 adds each interval) and the web server's thread (which sends it): one event
-per interval, built once however many pages are open."""
+per interval, built once however many pages are open, and a signal
+(:class:`NewsSignal`) that wakes the pages' event streams when there is news."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import threading
@@ -30,6 +32,36 @@ def _failed(st: ScenarioState) -> str:
     return text
 
 
+class NewsSignal:
+    """Set from any thread when the state has news (a new interval, the end),
+    awaited by the event streams on the web server's event loop."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._event: asyncio.Event | None = None
+
+    def current(self) -> asyncio.Event:
+        """The event that the next news sets (called on the server's loop,
+        before the stream looks at the state)."""
+        if self._event is None:
+            self._loop = asyncio.get_running_loop()
+            self._event = asyncio.Event()
+        return self._event
+
+    def notify(self) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(self._fire)
+            except RuntimeError:  # the loop has just closed
+                pass
+
+    def _fire(self) -> None:
+        fired, self._event = self._event, asyncio.Event()
+        if fired is not None:
+            fired.set()
+
+
 class DashboardState:
     def __init__(self) -> None:
         self.token = secrets.token_urlsafe(18)
@@ -43,6 +75,7 @@ class DashboardState:
         self.clients = 0
         self.closed = False
         self.control: RunControl | None = None
+        self.news = NewsSignal()
         self._lock = threading.Lock()
         self._event: tuple[int, str, bool] | None = None
 
@@ -51,11 +84,18 @@ class DashboardState:
             self.charts.add_row(row)
             self.table.add_row(row, scheduled)
             self.version += 1
+        self.news.notify()
 
     def finish(self, text: str) -> None:
         with self._lock:
             self.finished = text
             self.version += 1
+        self.news.notify()
+
+    def close(self) -> None:
+        """No more events: the streams end."""
+        self.closed = True
+        self.news.notify()
 
     def request_stop(self, reason: str) -> None:
         if self.control is not None:

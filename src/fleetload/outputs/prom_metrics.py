@@ -6,17 +6,17 @@ keeps run totals: counters add the interval's deltas, gauges take the
 interval's values, and latency trends become Prometheus histograms whose
 buckets are filled from the interval's HDR buckets (within the HDR precision,
 0.1 %). The readers run on any thread and share one set of families built
-at most once per interval (:meth:`RunMetrics.families`): the text exposition
-(:meth:`RunMetrics.exposition`, also built once per interval), remote write,
-and :meth:`RunMetrics.collect` (a prometheus-client custom collector). Every
-series carries ``run_id`` and, when it belongs to one, ``scenario``.
+at most once per interval (:meth:`RunMetrics.families`): remote write, and
+:meth:`RunMetrics.collect`, a prometheus-client custom collector whose
+metric families (also converted once per interval) prometheus-client renders
+for the ``/metrics`` endpoint. Every series carries ``run_id`` and, when it
+belongs to one, ``scenario``.
 """
 
 from __future__ import annotations
 
-import math
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, cast
 
@@ -27,7 +27,7 @@ from fleetload.metrics.histogram import Binned, bucket_layout
 from fleetload.metrics.kinds import Tags
 from fleetload.metrics.snapshot import IntervalSnapshot
 
-if TYPE_CHECKING:  # prometheus-client is imported only by collect(): a run does not need it
+if TYPE_CHECKING:  # prometheus-client is imported by collect(), for the /metrics endpoint
     from prometheus_client.core import Metric
 
 PREFIX = "fleetload_"
@@ -117,8 +117,7 @@ class RunMetrics:
         self._hists: dict[str, dict[LabelValues, _Hist]] = {}
         self.updates = 0  # intervals applied
         self._built: tuple[tuple[int, str], list[Family]] | None = None
-        self._text: tuple[list[Family], bytes] | None = None
-        self._label_texts: dict[LabelPairs, str] = {}
+        self._metrics: tuple[list[Family], list[Metric]] | None = None
         self._last: IntervalSnapshot | None = None
 
     # -- feeding (merging thread) -----------------------------------------------------
@@ -193,38 +192,30 @@ class RunMetrics:
             return families
 
     def collect(self) -> Iterator[Metric]:
-        """The families as prometheus-client metrics (a custom collector)."""
-        from prometheus_client.core import Metric
+        """The families as prometheus-client metric families (a custom
+        collector), converted once per interval."""
+        from prometheus_client.core import (
+            CounterMetricFamily,
+            GaugeMetricFamily,
+            HistogramMetricFamily,
+        )
 
-        for fam in self.families():
-            metric = Metric(fam.name, fam.doc, fam.kind)
-            for name, labels, value in fam.samples:
-                metric.add_sample(name, dict(labels), value)
-            yield metric
-
-    def exposition(self) -> bytes:
-        """The families in the Prometheus text format (0.0.4), once per interval."""
         families = self.families()
         with self._lock:
-            if self._text is not None and self._text[0] is families:
-                return self._text[1]
-        lines: list[str] = []
+            if self._metrics is not None and self._metrics[0] is families:
+                return iter(self._metrics[1])
+        kinds: dict[str, Callable[[str, str], Metric]] = {"counter": CounterMetricFamily,
+                                          "gauge": GaugeMetricFamily,
+                                          "histogram": HistogramMetricFamily}
+        metrics: list[Metric] = []
         for fam in families:
-            shown = fam.name + "_total" if fam.kind == "counter" else fam.name
-            lines.append(f"# HELP {shown} {_escape_help(fam.doc)}\n# TYPE {shown} {fam.kind}\n")
-            lines.extend(f"{name}{self._label_text(labels)} {_number(value)}\n"
-                         for name, labels, value in fam.samples)
-        text = "".join(lines).encode()
+            metric = kinds[fam.kind](fam.name, fam.doc)
+            for name, labels, value in fam.samples:
+                metric.add_sample(name, dict(labels), value)
+            metrics.append(metric)
         with self._lock:
-            self._text = (families, text)
-        return text
-
-    def _label_text(self, labels: LabelPairs) -> str:
-        text = self._label_texts.get(labels)
-        if text is None:
-            inner = ",".join(f'{k}="{_escape_value(v)}"' for k, v in labels)
-            text = self._label_texts[labels] = "{" + inner + "}" if inner else ""
-        return text
+            self._metrics = (families, metrics)
+        return iter(metrics)
 
     def _build(self) -> Iterator[Family]:
         """From the totals (the lock held): counters, gauges, histograms."""
@@ -274,22 +265,6 @@ def _pairs(run: tuple[str, str], keys: tuple[str, ...], values: LabelValues) -> 
 
 def _with_le(pairs: LabelPairs, le: str) -> LabelPairs:
     return tuple(sorted((*pairs, ("le", le))))
-
-
-def _escape_value(v: str) -> str:
-    return v.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _escape_help(doc: str) -> str:
-    return doc.replace("\\", "\\\\").replace("\n", "\\n")
-
-
-def _number(v: float) -> str:
-    if v == math.inf:
-        return "+Inf"
-    if v == -math.inf:
-        return "-Inf"
-    return repr(float(v))
 
 
 class UsesRunMetrics(Protocol):

@@ -1,7 +1,9 @@
 """``--output prometheus=HOST:PORT``: a ``/metrics`` endpoint for the length
-of the run, on a thread of its own, serving the Prometheus text format of
-:class:`~fleetload.outputs.prom_metrics.RunMetrics` (built once per interval,
-however often it is scraped).
+of the run: prometheus-client's WSGI app and threading WSGI server (on a
+thread of its own) serving a registry that holds one custom collector, the run's
+:class:`~fleetload.outputs.prom_metrics.RunMetrics` (its families built once
+per interval, however often it is scraped; the text rendered by
+prometheus-client).
 
 When the run ends, the endpoint stays up until it has been scraped once more
 (at most two of the scrape periods seen, and never more than
@@ -12,97 +14,65 @@ nobody scraped ends at once.
 from __future__ import annotations
 
 import socket
-import socketserver
 import threading
 import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+from prometheus_client import CollectorRegistry, make_wsgi_app
+from prometheus_client.exposition import ThreadingWSGIServer
 
 from fleetload.errors import ConfigError
 from fleetload.outputs.base import Interval, RunEnd, RunStart
 from fleetload.outputs.prom_metrics import RunMetrics
 
+if TYPE_CHECKING:
+    from prometheus_client.core import Metric
+
 MAX_LINGER = 15.0
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-MAX_LINE = 65536
-MAX_HEADERS = 100
+REQUEST_TIMEOUT = 10.0  # seconds a scraper may take to send its request
+
+
+class _Server(ThreadingWSGIServer):
+    """prometheus-client's threading WSGI server, whose closing waits for the
+    scrapes being answered (the last one holds the run's final totals)."""
+
+    daemon_threads = False
+    block_on_close = True
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
+class _QuietHandler(WSGIRequestHandler):
+    timeout = REQUEST_TIMEOUT
+
+    def log_message(self, format: str, *args: object) -> None:
+        """No access log."""
 
 
 class _ScrapeWatch:
-    """Serves the exposition and sees when and how often it is scraped."""
+    """The registry's collector: the run's metrics, and when and how often
+    they are scraped."""
 
     def __init__(self, metrics: RunMetrics) -> None:
         self.metrics = metrics
         self.scrapes: list[tuple[float, int]] = []  # (monotonic time, updates seen)
         self.cond = threading.Condition()
 
-    def scrape(self) -> bytes:
-        seen = self.metrics.updates  # read first: the text holds at least these
-        body = self.metrics.exposition()
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        seen = self.metrics.updates  # read first: the families hold at least these
+        families = self.metrics.collect()
         with self.cond:
             self.scrapes.append((time.monotonic(), seen))
             del self.scrapes[:-3]
             self.cond.notify_all()
-        return body
-
-
-def _response(status: str, body: bytes, *, close: bool, content_type: str = CONTENT_TYPE) -> bytes:
-    return (f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n"
-            f"Content-Length: {len(body)}\r\n"
-            f"Connection: {'close' if close else 'keep-alive'}\r\n\r\n").encode() + body
-
-
-class _Handler(socketserver.StreamRequestHandler):
-    """``GET /metrics`` over kept-alive HTTP/1.1 connections (the scraper keeps
-    its connection between scrapes); anything else is 404."""
-
-    timeout = 30.0  # an idle connection's thread ends
-    watch: _ScrapeWatch
-
-    def handle(self) -> None:
-        try:
-            while self._one_request():
-                pass
-        except (OSError, ValueError):
-            pass
-
-    def _one_request(self) -> bool:
-        line = self.rfile.readline(MAX_LINE)
-        if not line:
-            return False
-        parts = line.split()
-        close, length = False, 0
-        for _ in range(MAX_HEADERS):
-            header = self.rfile.readline(MAX_LINE)
-            if header in (b"\r\n", b"\n", b""):
-                break
-            name, _, value = header.partition(b":")
-            name, value = name.strip().lower(), value.strip().lower()
-            if name == b"connection":
-                close = value == b"close"
-            elif name == b"content-length":
-                length = int(value)
-        if length:
-            self.rfile.read(min(length, MAX_LINE))
-        if len(parts) != 3:
-            self.wfile.write(_response("400 Bad Request", b"bad request\n", close=True,
-                                       content_type="text/plain"))
-            return False
-        method, target, version = parts
-        close = close or version != b"HTTP/1.1"
-        if method == b"GET" and target.split(b"?", 1)[0] == b"/metrics":
-            self.wfile.write(_response("200 OK", self.watch.scrape(), close=close))
-        else:
-            self.wfile.write(_response("404 Not Found", b"not found\n", close=close,
-                                       content_type="text/plain"))
-        return not close
-
-
-class _Server(socketserver.ThreadingTCPServer):
-    allow_reuse_address = True
-    daemon_threads = True
-
-
-class _Server6(_Server):
-    address_family = socket.AF_INET6
+        return families
 
 
 class PrometheusEndpoint:
@@ -110,12 +80,12 @@ class PrometheusEndpoint:
         self.host, self.port = host, port
         self.metrics = RunMetrics()
         self._watch = _ScrapeWatch(self.metrics)
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
 
     def use_metrics(self, metrics: RunMetrics) -> None:
         """Share ``metrics`` with another output (before the run starts)."""
         self.metrics = self._watch.metrics = metrics
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -127,15 +97,18 @@ class PrometheusEndpoint:
 
     def start(self, run: RunStart) -> None:
         self.metrics.run_id = run.run_id
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(self._watch)
         server_class = _Server6 if ":" in self.host else _Server
         try:
-            handler = type("Handler", (_Handler,), {"watch": self._watch})
-            self._server = server_class((self.host, self.port), handler)
+            server = make_server(self.host, self.port, make_wsgi_app(registry), server_class,
+                                 handler_class=_QuietHandler)
         except OSError as exc:
             raise ConfigError(f"--output prometheus: cannot listen on {self.host}:{self.port}: "
                               f"{exc.strerror or exc}") from None
-        self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, name="prometheus",
+        self._server = server
+        self.port = int(server.server_port)
+        self._thread = threading.Thread(target=server.serve_forever, name="prometheus",
                                         daemon=True)
         self._thread.start()
 
