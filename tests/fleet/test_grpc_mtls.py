@@ -232,3 +232,15 @@ def test_fleet_pack_mints_identities_for_grpc_agents(
     assert f["identities_minted"] == 3 and f["tls_handshake"]["count"] == 3
     assert changes(before, target_counts(t)) == {GRPC_APPROVED: 3,
                                                  GRPC_HEARTBEATS: f["heartbeats"]["sent"]}
+
+
+def test_certificate_naming_another_host_stops_the_preflight_naming_the_identities(
+        mtls: tuple[RunningTarget, Path], tmp_path: Path) -> None:
+    t, ca_dir = mtls
+    proc, _ = run_mtls_fleet(t, ca_dir, tmp_path, "MTLS_AGENTS=2", "MTLS_WRONG=0")
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    lines = [line for line in proc.stderr.splitlines() if "fleet preflight" in line]
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert "certificate does not name fl-" in lines[0], lines
+    assert lines[0].endswith("; check the agents' client identities (--identities, "
+                             "--mint-identities)"), lines

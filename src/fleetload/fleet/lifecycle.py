@@ -202,8 +202,10 @@ class FleetContext:
             stats.registration(outcome, time.perf_counter() - t0)
             if preflight:
                 if event is Event.REJECTED:
-                    text = (f"the target rejected the agent registration "
-                            f"({text.split(': ', 1)[1]}); check --token")
+                    why = text.split(": ", 1)[1]
+                    hint = ("check the agents' client identities (--identities, --mint-identities)"
+                            if "certificate" in why.lower() else "check --token")
+                    text = f"the target rejected the agent registration ({why}); {hint}"
                 raise ConfigError(f"fleet preflight: {text}")
             stats.error(text)
             self.transition(agent, event)
