@@ -58,9 +58,11 @@ class CooldownResult:
 
 
 def probe_options(*, insecure: bool = False, ca_file: str | None = None,
+                  client_cert: str | None = None, client_key: str | None = None,
                   timeout: float = 5.0) -> ClientOptions:
-    return ClientOptions(insecure=insecure, ca_file=ca_file, timeout=timeout,
-                         read_timeout=timeout, connect_timeout=timeout)
+    return ClientOptions(insecure=insecure, ca_file=ca_file, client_cert=client_cert,
+                         client_key=client_key, timeout=timeout, read_timeout=timeout,
+                         connect_timeout=timeout)
 
 
 async def answer(url: str, opts: ClientOptions) -> tuple[bool, str]:
@@ -126,7 +128,8 @@ async def choose_health_url(explicit: str | None, base: str | None,
 class HealthGate:
     def __init__(self, url: str, *, probes: int = 5, factor: float = 1.5, slack_ms: float = 5.0,
                  max_wait: float = 120.0, interval: float = 1.0, insecure: bool = False,
-                 ca_file: str | None = None, timeout: float = 5.0,
+                 ca_file: str | None = None, client_cert: str | None = None,
+                 client_key: str | None = None, timeout: float = 5.0,
                  choice: HealthChoice | None = None) -> None:
         self.url = url
         self.choice = choice
@@ -138,7 +141,8 @@ class HealthGate:
         self.interval = interval
         self.timeout = timeout
         self.baseline_ms: float | None = None
-        self._opts = probe_options(insecure=insecure, ca_file=ca_file, timeout=timeout)
+        self._opts = probe_options(insecure=insecure, ca_file=ca_file, client_cert=client_cert,
+                                   client_key=client_key, timeout=timeout)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"url": self.display, "baseline_ms": self.baseline_ms,

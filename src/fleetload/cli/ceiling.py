@@ -72,6 +72,11 @@ def stepped_scenarios_note(scenarios: Sequence[Scenario], script: str) -> list[s
 @click.option("--insecure", is_flag=True, default=None, help="Skip TLS certificate verification.")
 @click.option("--ca-cert", "ca_file", type=click.Path(exists=True, dir_okay=False),
               help="Trust this CA (PEM) for TLS.")
+@click.option("--client-cert", type=click.Path(dir_okay=False),
+              help="Present this client certificate (PEM) to servers asking for one; "
+                   "with --client-key.")
+@click.option("--client-key", type=click.Path(dir_okay=False),
+              help="The private key (PEM) of --client-cert.")
 @click.option("-e", "--env", "env_pairs", multiple=True, help="Script variable KEY=VALUE.")
 @click.option("--max-in-flight", type=int,
               help="Cap on concurrent iterations of the arrival-rate scenarios [default: the "
@@ -109,7 +114,8 @@ def stepped_scenarios_note(scenarios: Sequence[Scenario], script: str) -> list[s
 def ceiling_cmd(ctx: click.Context, script: str, slos: tuple[str, ...], from_rate: float,
                 to_rate: float, factor: float, precision: float, max_steps: int,
                 step_duration: str, warmup: str, target: str | None, token: str | None,
-                insecure: bool | None, ca_file: str | None, env_pairs: tuple[str, ...],
+                insecure: bool | None, ca_file: str | None, client_cert: str | None,
+                client_key: str | None, env_pairs: tuple[str, ...],
                 max_in_flight: int | None, workers: int, observe: tuple[str, ...], health_url: str | None,
                 no_cooldown: bool, cooldown_max: str, cooldown_factor: float,
                 cooldown_slack: str, generator_cpu: float, out: Path | None, results_dir: Path,
@@ -137,6 +143,7 @@ def ceiling_cmd(ctx: click.Context, script: str, slos: tuple[str, ...], from_rat
     from fleetload.capacity.session import dumps, render_text, run_ceiling
     from fleetload.capacity.slo import parse_slo
     from fleetload.capacity.steps import StepSettings
+    from fleetload.run.preflight import preflight
 
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}")
@@ -165,24 +172,31 @@ def ceiling_cmd(ctx: click.Context, script: str, slos: tuple[str, ...], from_rat
     # The step rate is set per step (run_step); built here without it, so a
     # script error or a script the ceiling cannot step is exit 2 at once.
     overrides = Overrides(target=target, token=token, insecure=insecure, ca_file=ca_file,
-                          env=parse_env(env_pairs), params=params, max_in_flight=max_in_flight,
+                          client_cert=client_cert, client_key=client_key, env=parse_env(env_pairs), params=params, max_in_flight=max_in_flight,
                           duration=warm + window)
     path = resolve_script(script)
     built = build_with_file_defaults(ctx, overrides, lambda o: PlanRecipe(o, script=path),
                                      script=True)
     recipe, plan = built.recipe, built.plan
+    plan.client.check_client_identity()
     for note in [*plan.notes, *built.notes, *stepped_scenarios_note(plan.scenarios, script)]:
         click.echo(note, err=True)
+    # An unreachable target (or one refusing the TLS handshake) is one line
+    # naming why before the health gate probes it.
+    run_async(preflight(plan.client, plan.client.target))
     gate = None
     if not no_cooldown:
-        opts = probe_options(insecure=bool(plan.client.insecure), ca_file=plan.client.ca_file)
+        opts = probe_options(insecure=bool(plan.client.insecure), ca_file=plan.client.ca_file,
+                             client_cert=plan.client.client_cert,
+                             client_key=plan.client.client_key)
         choice = run_async(choose_health_url(health_url, plan.client.target, opts))
         click.echo(choice.line(), err=True)
         gate = HealthGate(choice.url, factor=cooldown_factor,
                           slack_ms=parse_duration(cooldown_slack, what="--cooldown-slack") * 1000,
                           max_wait=parse_duration(cooldown_max, what="--cooldown-max"),
                           insecure=bool(plan.client.insecure), ca_file=plan.client.ca_file,
-                          choice=choice)
+                          client_cert=plan.client.client_cert,
+                          client_key=plan.client.client_key, choice=choice)
     out_dir = out or results_dir / time.strftime("ceiling-%Y%m%d-%H%M%S")
     steps = StepSettings(recipe=recipe, slos=parsed_slos, warmup=warm, window=window,
                          out_dir=out_dir, workers=workers, observe=observe,
