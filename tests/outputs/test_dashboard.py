@@ -169,3 +169,25 @@ def test_the_charts_window() -> None:
     assert names == ["a", "b", "open connections"]
     vus = json.loads(charts.to_json())["sections"][2]["charts"][0]["series"][0]["values"]
     assert vus == [None, 1.0]
+
+
+def test_a_new_interval_wakes_the_event_streams() -> None:
+    """The streams sleep on the state's news signal: an interval added on
+    another thread (the merging thread) sets the event they wait on, and the
+    next wait is on a fresh event."""
+    import asyncio
+    import threading
+
+    from fleetload.outputs.dashboard_state import DashboardState
+
+    state = DashboardState()
+    row = {"t": 1.0, "dt": 1.0, "connections": 0, "scenarios": {}}
+
+    async def main() -> tuple[int, bool]:
+        news = state.news.current()
+        assert not news.is_set()
+        threading.Thread(target=state.add_row, args=(row, None)).start()
+        await asyncio.wait_for(news.wait(), 10)  # no polling: only the signal ends this
+        return state.version, state.news.current().is_set()
+
+    assert asyncio.run(main()) == (1, False)
