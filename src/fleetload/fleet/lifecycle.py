@@ -57,6 +57,7 @@ class FleetContext:
         self.loop = asyncio.get_running_loop()
         self.timers = TimerHeap(self.loop, self._due)
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._background: set[asyncio.Task[Any]] = set()
         self._reg_queue: deque[Agent] = deque()
         self._reg_workers = 0
         self._reg_in_flight = 0
@@ -97,10 +98,16 @@ class FleetContext:
         j = self.jitter
         return base * (1.0 + j * (2.0 * self.rng.random() - 1.0)) if j else base
 
-    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+    def spawn(self, coro: Coroutine[Any, Any, Any], *, background: bool = False) -> None:
+        """Run ``coro`` as part of the fleet: cancelled at the end of the run.
+        Requests (``background=False``) are first given the graceful stop to
+        finish; background services (``True``) run until cancelled."""
         task = self.loop.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if background:
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
     # -- transitions ------------------------------------------------------------------------
     def transition(self, agent: Agent, event: Event) -> None:
@@ -334,12 +341,17 @@ class FleetContext:
             self._second.cancel()
         self.stats.every_second()
         self._reg_queue.clear()
-        grace = float(self.ex.graceful_stop)
+        # Requests already on the wire finish (within the graceful stop) before
+        # connections close: a beat the server received is a beat counted.
+        grace_end = time.perf_counter() + max(float(self.ex.graceful_stop), 0.1)
+        requests = self._tasks - self._background
+        if requests:
+            await asyncio.wait(requests, timeout=grace_end - time.perf_counter())
         closers = [a.close() for a in self.agents if a._state == State.CONNECTED]
         if closers:
             done = asyncio.gather(*closers, return_exceptions=True)
             try:
-                await asyncio.wait_for(done, timeout=max(grace, 0.1))
+                await asyncio.wait_for(done, timeout=max(grace_end - time.perf_counter(), 0.1))
             except TimeoutError:
                 self.stats.error("close: agents did not close their streams in time")
         for a in self.agents:

@@ -201,7 +201,7 @@ class MqttAgent(Agent):
             mq.commander = Commander(
                 settings, mq.stats, f"{fleet.hostname_prefix}-{fleet.run_id}-commander-{fleet.lo}",
                 device_id, fleet.lo, fleet.hi, share, fleet.rng)
-            fleet.spawn(mq.commander.run(fleet.stats.error))
+            fleet.spawn(mq.commander.run(fleet.stats.error), background=True)
 
     @staticmethod
     async def teardown_fleet(fleet: FleetLike) -> None:
