@@ -99,11 +99,13 @@ def test_generator_cpu_saturation_is_not_the_targets_ceiling(
 def test_dropped_iterations_at_the_in_flight_cap_are_generator_bound(
         server_factory: Callable[..., Server], tmp_path: Path) -> None:
     # max_in_flight 1 against 2 ms requests: at 400/s most iterations find the
-    # only slot busy and are dropped, while the ones sent are fast.
+    # only slot busy and are dropped, while the ones sent are fast. The first
+    # step (10/s: 100 ms between arrivals) drops nothing even when a busy
+    # machine stretches the 2 ms answers tenfold.
     srv = server_factory("--service-ms", "2")
     out = tmp_path / "c"
-    r = run_cli("ceiling", WORK, "--target", srv.url, "--slo", "p(99)<1000", "--from", "50",
-                "--to", "400", "--factor", "8", "--max-steps", "2", *SHORT, "--no-cooldown",
+    r = run_cli("ceiling", WORK, "--target", srv.url, "--slo", "p(99)<1000", "--from", "10",
+                "--to", "400", "--factor", "40", "--max-steps", "2", *SHORT, "--no-cooldown",
                 "-e", "CAP=1", "--out", str(out))
     assert r.code == 0, r.stderr + r.stdout
     rep = _report(out)
