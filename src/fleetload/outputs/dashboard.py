@@ -16,11 +16,9 @@ import sys
 import threading
 import time
 
-import uvicorn
-
 from fleetload.errors import ConfigError
 from fleetload.outputs.base import Interval, RunControl, RunEnd, RunStart
-from fleetload.outputs.dashboard_app import listen, make_server
+from fleetload.outputs.dashboard_app import QuietServer, listen, make_server
 from fleetload.outputs.dashboard_state import DashboardState
 
 FINAL_WAIT = 2.0
@@ -31,7 +29,7 @@ class Dashboard:
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
         self.state = DashboardState()
-        self._server: uvicorn.Server | None = None
+        self._server: QuietServer | None = None
         self._thread: threading.Thread | None = None
         self._sock: socket.socket | None = None
 
@@ -81,7 +79,7 @@ class Dashboard:
         while st.clients and st.delivered < st.version and time.monotonic() < deadline:
             time.sleep(0.05)
         st.close()
-        server.should_exit = True
+        server.exit()
         if self._thread is not None:
             self._thread.join(5)
         if self._sock is not None:

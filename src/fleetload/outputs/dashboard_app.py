@@ -20,6 +20,7 @@ import html
 import socket
 from collections.abc import AsyncIterator
 from importlib import resources
+from types import FrameType
 
 import uvicorn
 from starlette.applications import Starlette
@@ -29,7 +30,7 @@ from starlette.routing import Route
 
 from fleetload.outputs.dashboard_state import DashboardState
 
-WAKE_TIMEOUT = 1.0  # seconds an event stream waits for news before it looks again
+DATE_TICK = 1.0  # seconds between refreshes of the server's Date header
 
 _PAGE_JS = """
 "use strict";
@@ -141,10 +142,7 @@ async def _event_stream(state: DashboardState) -> AsyncIterator[str]:
                 state.delivered = max(state.delivered, seen)
                 if finished:
                     return
-            try:
-                await asyncio.wait_for(news.wait(), WAKE_TIMEOUT)
-            except TimeoutError:
-                pass
+            await news.wait()  # set by a new interval, the end and close()
     finally:
         state.clients -= 1
 
@@ -163,8 +161,47 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def make_server(state: DashboardState) -> uvicorn.Server:
+class QuietServer(uvicorn.Server):
+    """uvicorn's server, whose main loop sleeps until :meth:`exit` wakes it
+    (uvicorn's own wakes every 0.1 s to look at ``should_exit``): it wakes once
+    a second to refresh the Date header, and at once to stop."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+
+    async def main_loop(self) -> None:
+        self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
+        # uvicorn's tick: counter 0 refreshes the Date header, then should_exit is looked at.
+        while not await self.on_tick(0):
+            try:
+                await asyncio.wait_for(self._wake.wait(), DATE_TICK)
+            except TimeoutError:
+                pass
+
+    def exit(self) -> None:
+        """Stop serving (from any thread), without waiting for the next tick."""
+        self.should_exit = True
+        self._wake_up()
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        """Ctrl-C (uvicorn's signal handler, when it runs on the main thread)."""
+        super().handle_exit(sig, frame)
+        self._wake_up()
+
+    def _wake_up(self) -> None:
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(wake.set)
+            except RuntimeError:  # the loop has just closed
+                pass
+
+
+def make_server(state: DashboardState) -> QuietServer:
     """uvicorn serving the app, without access log; run it with ``sockets=[listen(...)]``."""
     config = uvicorn.Config(build_app(state), log_level="error", access_log=False,
-                            lifespan="off", loop="asyncio", timeout_graceful_shutdown=1)
-    return uvicorn.Server(config)
+                            lifespan="off", loop="asyncio", ws="none",
+                            timeout_graceful_shutdown=1)
+    return QuietServer(config)
