@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from fleetload.outputs.base import Interval, RunEnd, RunStart
-from fleetload.outputs.tidy import COLUMNS, csv_cells, interval_rows
+from fleetload.outputs.tidy import COLUMNS, csv_cells, format_value, interval_rows
 
 
 class CsvOutput:
@@ -29,8 +29,10 @@ class CsvOutput:
 
     def add_interval(self, interval: Interval) -> None:
         assert self._writer is not None and self._file is not None
-        self._writer.writerows(csv_cells(r) for r in
-                               interval_rows(interval.row, interval.snapshot.trends))
+        rows = interval_rows(interval.row, interval.snapshot.trends)
+        if rows:  # one time for every row of the interval: formatted once
+            t = csv_cells(rows[0])[0]
+            self._writer.writerows((t, r[1], r[2], r[3], format_value(r[4])) for r in rows)
         self._file.flush()
 
     def stop(self, end: RunEnd | None) -> None:

@@ -15,6 +15,7 @@ belongs to one, ``scenario``.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -210,8 +211,9 @@ class RunMetrics:
         metrics: list[Metric] = []
         for fam in families:
             metric = kinds[fam.kind](fam.name, fam.doc)
+            add_sample = metric.add_sample
             for name, labels, value in fam.samples:
-                metric.add_sample(name, dict(labels), value)
+                add_sample(name, _label_dict(labels), value)
             metrics.append(metric)
         with self._lock:
             self._metrics = (families, metrics)
@@ -241,13 +243,14 @@ class RunMetrics:
             _, doc, extra = hist_specs[name]
             keys = ("scenario", *extra)
             samples: list[FamilySample] = []
+            bucket = PREFIX + name + "_bucket"
             for labels, h in sorted(hseries.items(), key=lambda kv: kv[0]):
                 pairs = _pairs(run, keys, labels)
                 cumulative = np.cumsum(h.buckets).tolist()
-                samples.extend((PREFIX + name + "_bucket", _with_le(pairs, le), float(c))
-                               for le, c in zip(_LE, cumulative, strict=False))
-                samples.append((PREFIX + name + "_bucket", _with_le(pairs, "+Inf"),
-                                float(h.count)))
+                *finite, inf = _bucket_pairs(pairs)
+                samples.extend((bucket, le_pairs, float(c))
+                               for le_pairs, c in zip(finite, cumulative, strict=False))
+                samples.append((bucket, inf, float(h.count)))
                 samples.append((PREFIX + name + "_count", pairs, float(h.count)))
                 samples.append((PREFIX + name + "_sum", pairs, h.sum))
             yield Family(PREFIX + name, doc, "histogram", samples)
@@ -258,13 +261,24 @@ class RunMetrics:
             return dict(self._counters.get(family, {}))
 
 
+@functools.lru_cache(maxsize=4096)
 def _pairs(run: tuple[str, str], keys: tuple[str, ...], values: LabelValues) -> LabelPairs:
-    """Label pairs sorted by name, as both exposition and remote write want them."""
+    """Label pairs sorted by name, as both exposition and remote write want
+    them (a series keeps its labels for the run: made once)."""
     return tuple(sorted((run, *zip(keys, values, strict=True))))
 
 
-def _with_le(pairs: LabelPairs, le: str) -> LabelPairs:
-    return tuple(sorted((*pairs, ("le", le))))
+@functools.lru_cache(maxsize=4096)
+def _bucket_pairs(pairs: LabelPairs) -> tuple[LabelPairs, ...]:
+    """A histogram series' bucket labels, one per ``le`` and ``+Inf`` last."""
+    return tuple(tuple(sorted((*pairs, ("le", le)))) for le in (*_LE, "+Inf"))
+
+
+@functools.lru_cache(maxsize=16384)
+def _label_dict(pairs: LabelPairs) -> dict[str, str]:
+    """The labels as prometheus-client's samples hold them (shared between
+    intervals: prometheus-client only reads them)."""
+    return dict(pairs)
 
 
 class UsesRunMetrics(Protocol):
@@ -294,10 +308,15 @@ def _gauge_labels(name: str) -> tuple[str, ...]:
     return ("scenario",)
 
 
-def _add_binned(h: _Hist, b: Binned) -> None:
+@functools.cache
+def _slots() -> np.ndarray:
+    """Every HDR bucket's Prometheus bucket (by its lowest value)."""
     _, lowest, _ = bucket_layout()
-    slot = np.searchsorted(_BOUNDS_US, lowest[b.index], side="left")
-    h.buckets += np.bincount(slot, weights=b.counts.astype(np.float64),
+    return np.searchsorted(_BOUNDS_US, lowest, side="left")
+
+
+def _add_binned(h: _Hist, b: Binned) -> None:
+    h.buckets += np.bincount(_slots()[b.index], weights=b.counts.astype(np.float64),
                              minlength=len(BOUNDS) + 1)
     h.sum += b.total / 1e6
     h.count += int(b.count)
