@@ -345,6 +345,12 @@ class Bench:
 
 # -- inside the generator: what the outputs themselves spend ---------------------------
 OUTPUT_THREADS = ("dashboard", "prometheus", "prometheus-rw")
+
+
+def _scrape_thread(name: str) -> bool:
+    """A thread answering /metrics scrapes: one per scrape (socketserver's
+    ThreadingMixIn) or one of a pool kept for the run ("prometheus-scrape_N")."""
+    return "process_request_thread" in name or name.startswith("prometheus-scrape")
 COST_KINDS = ("build", "start", "add_interval", "stop", "threads")
 
 
@@ -361,7 +367,7 @@ def child(costs_path: str, fleetload_args: list[str]) -> None:
     thread_run = threading.Thread.run
 
     def run(self: threading.Thread) -> None:
-        if self.name not in OUTPUT_THREADS and "process_request_thread" not in self.name:
+        if self.name not in OUTPUT_THREADS and not _scrape_thread(self.name):
             thread_run(self)
             return
         live[threading.get_native_id()] = self.name
@@ -370,7 +376,7 @@ def child(costs_path: str, fleetload_args: list[str]) -> None:
         finally:
             spent = time.thread_time()
             costs["threads"] += spent
-            kind = "connections" if "process_request_thread" in self.name else self.name
+            kind = "connections" if _scrape_thread(self.name) else self.name
             costs[f"thread {kind}"] = costs.get(f"thread {kind}", 0.0) + spent
             live.pop(threading.get_native_id(), None)
 
@@ -404,7 +410,7 @@ def child(costs_path: str, fleetload_args: list[str]) -> None:
                 fields = Path(f"/proc/self/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
                 spent = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
                 name = live[tid]
-                kind = "connections" if "process_request_thread" in name else name
+                kind = "connections" if _scrape_thread(name) else name
                 costs["threads"] += spent
                 costs[f"thread {kind}"] = costs.get(f"thread {kind}", 0.0) + spent
             except (OSError, IndexError, ValueError):

@@ -114,3 +114,57 @@ def test_the_prometheus_outputs_share_their_series() -> None:
     endpoint.metrics.add(snap)  # type: ignore[attr-defined]
     rw.metrics.add(snap)  # type: ignore[attr-defined]
     assert rw.metrics.totals("http_reqs") == {("api", "list"): 8.0}  # type: ignore[attr-defined]
+
+
+def test_the_endpoint_answers_an_interval_once() -> None:
+    """/metrics over HTTP: scrapes within one interval that ask the same
+    (Prometheus's Accept and gzip) get the same bytes, rendered once by
+    prometheus-client; the next interval's scrape has its totals; each
+    scrape is noted with the intervals it saw; stop() ends the server."""
+    import gzip
+    import urllib.error
+    import urllib.request
+    from pathlib import Path
+
+    from fleetload.outputs.base import Interval, RunStart
+    from fleetload.outputs.prometheus import PrometheusEndpoint
+
+    accept = ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
+              "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
+    ep = PrometheusEndpoint("127.0.0.1", 0)
+    renders = 0
+    collect = ep.metrics.collect
+
+    def counted() -> object:
+        nonlocal renders
+        renders += 1
+        return collect()
+
+    ep.metrics.collect = counted  # type: ignore[method-assign,assignment]
+    ep.start(RunStart("r1", Path("."), "test", 0.0, 2.0, [], {}))
+
+    def scrape() -> tuple[str, str]:
+        req = urllib.request.Request(ep.url, headers={"Accept": accept,
+                                                      "Accept-Encoding": "gzip"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return gzip.decompress(r.read()).decode(), r.headers["Content-Type"]
+
+    try:
+        ep.add_interval(Interval(_snap(0, 0.5, 10), None, {}, None))  # type: ignore[arg-type]
+        first, content_type = scrape()
+        assert scrape() == (first, content_type)
+        assert renders == 1
+        assert content_type.startswith("application/openmetrics-text; version=1.0.0")
+        assert 'fleetload_http_reqs_total{name="list",run_id="r1",scenario="api"} 8.0' in first
+        assert first.endswith("# EOF\n")
+        ep.add_interval(Interval(_snap(1, 0.25, 12), None, {}, None))  # type: ignore[arg-type]
+        second, _ = scrape()
+        assert renders == 2
+        assert 'fleetload_http_reqs_total{name="list",run_id="r1",scenario="api"} 16.0' in second
+        assert ep._watch is not None
+        assert [seen for _, seen in ep._watch.scrapes] == [1, 1, 2]
+    finally:
+        ep.stop(None)
+    assert ep._thread is not None and not ep._thread.is_alive()
+    with pytest.raises(urllib.error.URLError):
+        scrape()

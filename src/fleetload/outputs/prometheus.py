@@ -17,6 +17,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
@@ -32,15 +33,31 @@ if TYPE_CHECKING:
 
 MAX_LINGER = 15.0
 REQUEST_TIMEOUT = 10.0  # seconds a scraper may take to send its request
+SCRAPE_THREADS = 8  # scrapes answered at once (a scraper that never sends its request holds
+# one for REQUEST_TIMEOUT at most)
 POLL_INTERVAL = 5.0  # seconds the server's loop waits for a request before it looks again
 
 
 class _Server(ThreadingWSGIServer):
-    """prometheus-client's threading WSGI server, whose closing waits for the
-    scrapes being answered (the last one holds the run's final totals)."""
+    """prometheus-client's threading WSGI server, answering each scrape on one
+    of a few threads kept for the run (rather than on a new thread per
+    scrape), and whose closing waits for the scrapes being answered (the last
+    one holds the run's final totals)."""
 
     daemon_threads = False
     block_on_close = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Before binding: a failed bind closes the server (and the pool).
+        self._pool = ThreadPoolExecutor(SCRAPE_THREADS, thread_name_prefix="prometheus-scrape")
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self._pool.submit(self.process_request_thread, request, client_address)
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._pool.shutdown(wait=True)
 
 
 class _Server6(_Server):
