@@ -24,6 +24,7 @@ from fleetload.engine.executors import (
 from fleetload.engine.runtime import ErrorLog, ScenarioRuntime
 from fleetload.errors import ConfigError
 from fleetload.metrics.collector import Collector
+from fleetload.protocols.http.client import HttpClient
 
 
 class Recorded:
@@ -40,7 +41,7 @@ class Recorded:
 
 def run(executor: Any, fn: Recorded, index: int = 0, count: int = 1) -> ScenarioRuntime:
     async def go() -> ScenarioRuntime:
-        rt = ScenarioRuntime(name="s", fn=fn, client=None, collector=Collector(),  # type: ignore[arg-type]
+        rt = ScenarioRuntime(name="s", fn=fn, client=HttpClient(), collector=Collector(),
                              run_id="r", env={}, setup_data=None, user_tags=None,
                              worker_index=index, worker_count=count, errors=ErrorLog())
         rt.start = fn.t0 = time.perf_counter()

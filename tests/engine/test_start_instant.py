@@ -16,12 +16,14 @@ from fleetload.engine.plan import Plan, Scenario
 from fleetload.engine.runtime import ErrorLog, ScenarioRuntime
 from fleetload.engine.worker import Worker, WorkerSpec
 from fleetload.metrics.collector import Collector
+from fleetload.protocols.http.client import HttpClient
 from fleetload.protocols.http.options import ClientOptions
 
 LEAD = 0.3  # seconds between the call and the start instant
 
 
-def test_pre_allocated_vus_are_made_before_the_start_instant() -> None:
+def test_pre_allocated_vus_are_made_before_the_start_instant(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     made: list[float] = []
     starts: list[float] = []
     allocated_at_first: list[int] = []
@@ -31,17 +33,19 @@ def test_pre_allocated_vus_are_made_before_the_start_instant() -> None:
             allocated_at_first.append(vu._rt.allocated)
         starts.append(time.perf_counter())
 
+    new_vu = ScenarioRuntime.new_vu
+
+    def recording_new_vu(self: ScenarioRuntime, vu_id: int) -> Any:
+        made.append(time.perf_counter())
+        return new_vu(self, vu_id)
+
+    # on the class: a compiled build's instances take no attributes of their own
+    monkeypatch.setattr(ScenarioRuntime, "new_vu", recording_new_vu)
+
     async def go() -> ScenarioRuntime:
-        rt = ScenarioRuntime(name="s", fn=fn, client=None, collector=Collector(),  # type: ignore[arg-type]
+        rt = ScenarioRuntime(name="s", fn=fn, client=HttpClient(), collector=Collector(),
                              run_id="r", env={}, setup_data=None, user_tags=None,
                              worker_index=0, worker_count=1, errors=ErrorLog())
-        new_vu = rt.new_vu
-
-        def recording_new_vu(vu_id: int) -> Any:
-            made.append(time.perf_counter())
-            return new_vu(vu_id)
-
-        rt.new_vu = recording_new_vu  # type: ignore[method-assign]
         rt.start = time.perf_counter() + LEAD
         ex = ConstantArrivalRate(rate=50, duration="0.2s", pre_allocated=80, graceful_stop=1)
         assert ex.waits_for_start

@@ -1,6 +1,10 @@
 """fleetload installs the way users install tools: a wheel built from this
 checkout, installed with pipx into a fresh virtual environment, gives a
-working ``fleetload`` without the reference target's stack."""
+working ``fleetload`` without the reference target's stack.
+
+The wheel is the pure-Python build (``FLEETLOAD_PURE_PYTHON=1``: quick to
+build, and the fallback of machines without a C compiler); test_build.py
+checks the compiled one."""
 
 from __future__ import annotations
 
@@ -28,10 +32,11 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The ``fleetload`` command of a pipx install of a freshly built wheel."""
     tmp = tmp_path_factory.mktemp("wheel")
     built = _run(sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir",
-                 str(tmp / "dist"), str(ROOT), cwd=tmp)
+                 str(tmp / "dist"), str(ROOT), cwd=tmp,
+                 env=dict(os.environ, FLEETLOAD_PURE_PYTHON="1"))
     assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-2000:]
     wheels = list((tmp / "dist").glob("fleetload-*.whl"))
-    assert len(wheels) == 1, wheels
+    assert len(wheels) == 1 and wheels[0].name.endswith("-py3-none-any.whl"), wheels
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
     env.update(PIPX_HOME=str(tmp / "pipx"), PIPX_BIN_DIR=str(tmp / "bin"),
                PIPX_MAN_DIR=str(tmp / "man"))
@@ -68,6 +73,11 @@ def test_the_core_install_has_no_target_stack(installed: Path) -> None:
     assert t.returncode == 2
     assert t.stderr.strip() == ("fleetload: error: 'fleetload target' needs the 'target' extra "
                                 "(missing module uvicorn): pip install 'fleetload[target]'")
+
+
+def test_the_wheel_is_the_pure_python_build(installed: Path) -> None:
+    r = _run(str(installed), "--version", env=_clean_env())
+    assert r.returncode == 0 and r.stdout.strip().endswith(", pure Python"), r.stdout
 
 
 def test_completion_scripts(installed: Path) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from fleetload._build import build
 from fleetload._version import __version__
 from fleetload.errors import ExitCode, FleetloadError
 
@@ -76,7 +77,8 @@ def extra_for(module: str) -> str | None:
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", "-V", prog_name="fleetload")
+@click.version_option(__version__, "--version", "-V", prog_name="fleetload",
+                      message=f"%(prog)s, version %(version)s, {build()}")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """Load testing and capacity planning for fleet control planes.

@@ -18,10 +18,9 @@ import httptools
 
 from fleetload.protocols.http.errors import ErrorClass, classify
 from fleetload.protocols.http.prepared import PoolLike, Prepared
-from fleetload.protocols.http.response import Response, parse_head
+from fleetload.protocols.http.response import Received, Response, parse_head
 
 _perf = time.perf_counter
-_new = object.__new__
 _HttpParserError = httptools.HttpParserError
 _HttpParserUpgrade = httptools.HttpParserUpgrade
 _ResponseParser = httptools.HttpResponseParser
@@ -202,21 +201,16 @@ class Connection(asyncio.Protocol):
             self.timer = None
         prep: Prepared = self.prep  # type: ignore[assignment]
         b = self.body
-        r = _new(Response)
-        r.status = status
-        r._raw_headers = self.hbuf
-        r.body = bytes(b) if type(b) is bytearray else b  # type: ignore[assignment]
-        r.method = prep.method
-        r.url = prep.url
-        r.error = None
         if self.slow:
             self.slow = False
-            r._t = (self.started, self.t_send, self.t_sent, self.t_first, self.t_last,
-                    self.blocked, self.connecting, self.tls, prep.nbytes, self.rx)
+            t = (self.started, self.t_send, self.t_sent, self.t_first, self.t_last,
+                 self.blocked, self.connecting, self.tls, prep.nbytes, self.rx)
         else:
             started = self.started
-            r._t = (started, started, self.t_sent, self.t_first, self.t_last, 0.0, 0.0, 0.0,
-                    prep.nbytes, self.rx)
+            t = (started, started, self.t_sent, self.t_first, self.t_last, 0.0, 0.0, 0.0,
+                 prep.nbytes, self.rx)
+        r = Received(status, self.hbuf, b if type(b) is bytes else bytes(b), prep.method,
+                     prep.url, None, None, t)
         self.hbuf = self.body = b""
         if self.hdone:
             self.hdone = False
@@ -298,18 +292,12 @@ class Connection(asyncio.Protocol):
             waiting = max(0.0, now - self.t_sent)
             receiving = 0.0
         complete, status, _, _ = parse_head(self.hbuf)
-        r = _new(Response)
-        r.status = status if complete else 0
-        r._raw_headers = self.hbuf if complete else b""
-        r.body = b""
-        r.method = prep.method
-        r.url = prep.url
-        r.error = error
-        r._detail = detail
         t_sent = t_send + sending
         t_first = t_sent + waiting
-        r._t = (self.started, t_send, t_sent, t_first, t_first + receiving, blocked, connecting,
-                tls, prep.nbytes, self.rx)
+        r = Received(status if complete else 0, self.hbuf if complete else b"", b"",
+                     prep.method, prep.url, error, detail,
+                     (self.started, t_send, t_sent, t_first, t_first + receiving, blocked,
+                      connecting, tls, prep.nbytes, self.rx))
         self.hbuf = self.body = b""
         self.hdone = self.hmulti = False
         fut.set_result(r)

@@ -96,10 +96,9 @@ class Headers:
 
     @classmethod
     def _from_pairs(cls, raw: _HeaderPairs) -> Headers:
-        h = cls.__new__(cls)
+        h = cls()
         h._raw = raw
-        h._items = None
-        h._index = None
+        h._items = None  # decoded from _raw on first use
         return h
 
     def _pairs(self) -> list[tuple[str, str]]:
@@ -349,4 +348,23 @@ class Response:
         return f"<Response {self.method} {self.url} {self.status}{extra}>"
 
 
-__all__ = ["Headers", "Response", "Timings", "raw_times"]
+class Received(Response):
+    """A :class:`Response` as the connection builds it on the hot path: the
+    received bytes up to the end of the header block (parsed when a script
+    looks at them) and the raw timing tuple (:data:`RawTimes`)."""
+
+    __slots__ = ()
+
+    def __init__(self, status: int, raw_headers: bytes, body: bytes, method: str, url: str,
+                 error: str | None, detail: str | None, t: RawTimes) -> None:
+        self.status = status
+        self._raw_headers = raw_headers
+        self.body = body
+        self.method = method
+        self.url = url
+        self.error = error
+        self._detail = detail
+        self._t = t
+
+
+__all__ = ["Headers", "Received", "Response", "Timings", "raw_times"]

@@ -1,6 +1,6 @@
 """What code that sends requests on a VU's behalf needs of ``vu.http``.
 
-The engine's session (``fleetload.engine.vu.HttpSession``) records every
+The engine's session (``fleetload.engine.http_session.HttpSession``) records every
 request with the VU's tags and latency origin; protocol code above the HTTP
 client (ACME, agents) is written against this protocol, so it needs nothing
 from the engine.
