@@ -38,31 +38,14 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))
 
-from fleetplane.launch import free_port, start_target  # noqa: E402
+from fleetplane.launch import start_target  # noqa: E402
+from tests.support.nginx import Nginx  # noqa: E402
 
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-CONF = """\
-daemon off;
-master_process off;
-worker_processes 1;
-worker_rlimit_nofile 65536;
-error_log {dir}/error.log;
-pid {dir}/nginx.pid;
-events {{ worker_connections 16384; }}
-http {{
-    access_log off;
-    keepalive_requests 10000000;
-    keepalive_timeout 300s;
-    client_body_temp_path {dir}/body;
-    server {{
-        listen 127.0.0.1:{port} backlog=4096;
-        default_type application/json;
-        location = /api/v1/agents {{ return 201 '{{"id":"ag-$request_id","status":"Active"}}'; }}
-        location / {{ return 200 '{{"status":"heartbeat_recorded"}}'; }}
-    }}
-}}
-"""
+SINK = """default_type application/json;
+        location = /api/v1/agents { return 201 '{"id":"ag-$request_id","status":"Active"}'; }
+        location / { return 200 '{"status":"heartbeat_recorded"}'; }"""
 TICK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -77,14 +60,10 @@ def _proc(pid: int) -> tuple[float, float]:
     return rss, cpu
 
 
-def start_sink(cpu: int) -> tuple[subprocess.Popen[bytes], str, str]:
-    d = tempfile.mkdtemp(prefix="fleet-sink-")
-    port = free_port()
-    Path(d, "nginx.conf").write_text(CONF.format(dir=d, port=port))
-    proc = subprocess.Popen(["taskset", "-c", str(cpu), NGINX, "-p", d, "-c", f"{d}/nginx.conf"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(0.5)
-    return proc, f"http://127.0.0.1:{port}", d
+def start_sink(cpu: int) -> Nginx:
+    return Nginx(tempfile.mkdtemp(prefix="fleet-sink-"), SINK, cpu=cpu, listen="backlog=4096",
+                 main="worker_rlimit_nofile 65536;", connections=16384,
+                 keepalive_requests=10_000_000, keepalive_timeout="300s").start()
 
 
 def run_case(transport: str, agents: int, interval: float, ramp: float, steady: float,
@@ -185,7 +164,8 @@ def main() -> None:
     out = ROOT / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
     results = []
-    sink, sink_url, sink_dir = start_sink(cpu=1)
+    sink = start_sink(cpu=1)
+    sink_url = sink.url
     target = None
     try:
         base: dict[str, float | None] = {}
@@ -220,9 +200,8 @@ def main() -> None:
                 target.stop()
                 target = None
     finally:
-        sink.terminate()
-        sink.wait(5)
-        shutil.rmtree(sink_dir, ignore_errors=True)
+        sink.stop()
+        shutil.rmtree(sink.directory, ignore_errors=True)
         if target is not None:
             target.stop()
     (out / "fleet_density.json").write_text(json.dumps(results, indent=2))

@@ -30,7 +30,6 @@ import argparse
 import itertools
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -45,38 +44,15 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
 from fleetplane.launch import RunningTarget, free_port, start_target  # noqa: E402
+from tests.support.nginx import Nginx  # noqa: E402
 from tests.support.pki import TestCA  # noqa: E402
 
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 TOKEN = "bench-fleet-tls"
-CONF = """\
-user root;
-worker_processes 2;
-worker_rlimit_nofile 20000;
-error_log {dir}/error.log;
-pid {dir}/nginx.pid;
-events {{ worker_connections 16000; }}
-http {{
-    access_log off;
-    keepalive_requests 10000000;
-    keepalive_timeout 600s;
-    client_body_temp_path {dir}/body;
-    proxy_temp_path {dir}/proxy;
-    upstream target {{ server {upstream}; keepalive 64; }}
-    server {{
-        listen 127.0.0.1:{port} ssl backlog=4096 reuseport;
-        ssl_certificate {crt};
-        ssl_certificate_key {key};
-        ssl_client_certificate {ca};
-        ssl_verify_client on;
-        location / {{
+PROXY = """location / {
             proxy_pass http://target;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
-        }}
-    }}
-}}
-"""
+        }"""
 TICK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -123,15 +99,11 @@ def start_server(front: str, work: Path, ca: TestCA, ca_crt: Path) -> tuple[list
                           extra_args=["--push-task-prob", "0", "--push-check-prob", "0",
                                       "--push-inventory-prob", "0"])
     subprocess.run(["taskset", "-pc", "1", str(target.pid)], check=True, capture_output=True)
-    port = free_port()
-    d = work / "nginx"
-    d.mkdir()
-    (d / "nginx.conf").write_text(CONF.format(dir=d, port=port, crt=crt, key=key, ca=ca_crt,
-                                              upstream=target.url.split("://", 1)[1]))
-    proc = subprocess.Popen(["taskset", "-c", "1", NGINX, "-p", str(d), "-c", str(d / "nginx.conf"),
-                             "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _wait_port(port)
-    return [proc, target], f"https://127.0.0.1:{port}"
+    ng = Nginx(work / "nginx", PROXY, tls=(crt, key, ca_crt), workers=2, cpu=1,
+               main="user root;\nworker_rlimit_nofile 20000;", listen="backlog=4096 reuseport",
+               http=f"upstream target {{ server {target.url.split('://', 1)[1]}; keepalive 64; }}",
+               connections=16000, keepalive_requests=10_000_000, keepalive_timeout="600s")
+    return [ng.start(30), target], ng.url
 
 
 def _wait_port(port: int) -> None:
@@ -149,7 +121,7 @@ def _wait_port(port: int) -> None:
 
 def stop(things: list[Any]) -> None:
     for t in things:
-        if isinstance(t, RunningTarget):
+        if isinstance(t, RunningTarget | Nginx):
             t.stop()
         else:
             t.terminate()

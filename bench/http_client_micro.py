@@ -18,7 +18,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,52 +26,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-NGINX = "/usr/sbin/nginx"
+sys.path.insert(0, str(ROOT))
 
-NGINX_CONF = """\
-daemon off;
-master_process off;
-worker_processes 1;
-error_log {dir}/error.log;
-pid {dir}/nginx.pid;
-events {{ worker_connections 8192; }}
-http {{
-    access_log off;
-    keepalive_requests 1000000;
-    keepalive_timeout 120s;
-    client_body_temp_path {dir}/body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{ return 200 "ok"; }}
-    }}
-}}
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_nginx(workdir: str, port: int) -> subprocess.Popen[bytes]:
-    conf = Path(workdir) / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(dir=workdir, port=port))
-    cmd = ["taskset", "-c", "1", NGINX, "-p", workdir, "-c", str(conf)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("nginx did not start: " + (Path(workdir) / "error.log").read_text())
+from tests.support.nginx import NGINX, Nginx  # noqa: E402
 
 
 # -- worker side (runs pinned to core 0) -----------------------------------------------
@@ -218,32 +174,25 @@ def main() -> None:
     if args.profile:
         args.runs = 1
         args.no_wrk = True
-    with tempfile.TemporaryDirectory(prefix="fleetload-bench-") as tmp:
-        port = free_port()
-        nginx = start_nginx(tmp, port)
-        url = f"http://127.0.0.1:{port}/"
-        try:
-            results = []
-            for i in range(args.runs):
-                r = run_worker(url, args)
-                results.append(r)
-                print(f"run {i + 1}: {r['rps']:,.0f} req/s  user {r['user_us_per_req']:.2f} µs/req  "
-                      f"sys {r['sys_us_per_req']:.2f} µs/req  errors {r['errors']}", flush=True)
-            med = sorted(results, key=lambda r: r["rps"])[len(results) // 2]
-            print(f"fleetload {args.mode} (median of {args.runs}, c={args.concurrency}, "
-                  f"{args.duration:g}s): {med['rps']:,.0f} req/s, "
-                  f"user {med['user_us_per_req']:.2f} µs/req, sys {med['sys_us_per_req']:.2f} µs/req")
-            if not args.no_wrk:
-                wrk = [run_wrk(url, args) for _ in range(args.runs)]
-                print(f"wrk -t1 -c{args.concurrency} (median of {args.runs}): "
-                      f"{statistics.median(wrk):,.0f} req/s  (runs: "
-                      + ", ".join(f"{w:,.0f}" for w in wrk) + ")")
-        finally:
-            nginx.terminate()
-            try:
-                nginx.wait(5)
-            except subprocess.TimeoutExpired:
-                nginx.kill()
+    with tempfile.TemporaryDirectory(prefix="fleetload-bench-") as tmp, \
+            Nginx(tmp, 'location / { return 200 "ok"; }', cpu=1, connections=8192,
+                  keepalive_timeout="120s") as nginx:
+        url = nginx.url + "/"
+        results = []
+        for i in range(args.runs):
+            r = run_worker(url, args)
+            results.append(r)
+            print(f"run {i + 1}: {r['rps']:,.0f} req/s  user {r['user_us_per_req']:.2f} µs/req  "
+                  f"sys {r['sys_us_per_req']:.2f} µs/req  errors {r['errors']}", flush=True)
+        med = sorted(results, key=lambda r: r["rps"])[len(results) // 2]
+        print(f"fleetload {args.mode} (median of {args.runs}, c={args.concurrency}, "
+              f"{args.duration:g}s): {med['rps']:,.0f} req/s, "
+              f"user {med['user_us_per_req']:.2f} µs/req, sys {med['sys_us_per_req']:.2f} µs/req")
+        if not args.no_wrk:
+            wrk = [run_wrk(url, args) for _ in range(args.runs)]
+            print(f"wrk -t1 -c{args.concurrency} (median of {args.runs}): "
+                  f"{statistics.median(wrk):,.0f} req/s  (runs: "
+                  + ", ".join(f"{w:,.0f}" for w in wrk) + ")")
 
 
 if __name__ == "__main__":

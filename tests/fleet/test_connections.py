@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -19,42 +18,19 @@ from pathlib import Path
 import pytest
 
 from fleetload.fleet import source_addresses
-from fleetplane.launch import RunningTarget, free_port
-from tests.support.nginx import NGINX
+from fleetplane.launch import RunningTarget
+from tests.support.nginx import Nginx, start_nginx
 from tests.support.pki import TestCA
 
 from .conftest import API_KEY, ROOT, FleetRun, _env, finish_fleet
 
-CONF = """\
-daemon off;
-master_process off;
-worker_processes 1;
-error_log {dir}/error.log;
-pid {dir}/nginx.pid;
-events {{ worker_connections 2048; }}
-http {{
-    log_format conns '$connection $remote_addr "$request_method $uri" "$ssl_client_s_dn"';
-    access_log {dir}/access.log conns;
-    keepalive_timeout 600s;
-    keepalive_requests 1000000;
-    client_body_temp_path {dir}/body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
-    server {{
-        listen 127.0.0.1:{port}{ssl};
-        {tls}
-        location / {{
-            proxy_pass {upstream};
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-        }}
-    }}
-}}
-"""
-
+LOG_FORMAT = '$connection $remote_addr "$request_method $uri" "$ssl_client_s_dn"'
 LINE = re.compile(r'^(\d+) (\S+) "(\S+) (\S+)" "(.*)"$')
+PROXY = """location / {
+    proxy_pass %s;
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+}"""
 
 
 @dataclass(frozen=True)
@@ -69,12 +45,11 @@ class Logged:
 @dataclass
 class Proxy:
     url: str
-    directory: Path
+    nginx: Nginx
 
     def log(self) -> list[Logged]:
-        path = self.directory / "access.log"
         out = []
-        for line in path.read_text().splitlines():
+        for line in self.nginx.access_log():
             m = LINE.match(line)
             assert m, line
             out.append(Logged(int(m[1]), m[2], m[3], m[4], m[5]))
@@ -86,41 +61,10 @@ def proxy(directory: Path, target: RunningTarget, *, tls: tuple[Path, Path, Path
           ) -> Iterator[Proxy]:
     """nginx on a free loopback port proxying to ``target``; with ``tls`` (server
     certificate, key, client CA) it serves https and requires client certificates."""
-    if not Path(NGINX).exists():
-        pytest.fail(f"{NGINX} is not installed")
-    port = free_port()
-    directory.mkdir(parents=True, exist_ok=True)
-    tls_lines = ""
-    if tls is not None:
-        crt, key, ca = tls
-        tls_lines = (f"ssl_certificate {crt}; ssl_certificate_key {key}; "
-                     f"ssl_client_certificate {ca}; ssl_verify_client on;")
-    conf = directory / "nginx.conf"
-    conf.write_text(CONF.format(dir=directory, port=port, ssl=" ssl" if tls else "",
-                                tls=tls_lines, upstream=target.url))
-    proc = subprocess.Popen([NGINX, "-p", str(directory), "-c", str(conf)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    err = directory / "error.log"
-                    pytest.fail("nginx did not start: "
-                                + (err.read_text()[-500:] if err.exists() else "?"))
-                time.sleep(0.05)
+    with start_nginx(directory, PROXY % target.url, tls=tls, log_format=LOG_FORMAT,
+                     connections=2048, keepalive_timeout="600s") as ng:
         (directory / "access.log").write_text("")  # the readiness probe above logs nothing
-        yield Proxy(f"{'https' if tls else 'http'}://127.0.0.1:{port}", directory)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        yield Proxy(ng.url, ng)
 
 
 def run_http_fleet(url: str, tmp: Path, *args: str, timeout: float = 120) -> FleetRun:

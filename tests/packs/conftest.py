@@ -10,7 +10,6 @@ import ipaddress
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,8 @@ if str(SRC) not in sys.path:
 from fleetplane.launch import RunningTarget, free_port, start_target  # noqa: E402
 from fleetplane.seed import seed_database  # noqa: E402
 from tests.conftest import CliResult, run_cli  # noqa: E402
+from tests.support.nginx import start_nginx  # noqa: E402
+from tests.support.processes import stop_process, wait_listening  # noqa: E402
 
 ADMIN_KEY = "packs-admin-key"
 SEED_CERTS = 300
@@ -201,52 +202,6 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> Tls:
     return tls
 
 
-def _wait_port(port: int, proc: subprocess.Popen[bytes], what: str, log: Path) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited: {log.read_text() if log.exists() else ''}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError(f"{what} did not listen on {port}")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
-
-
-NGINX_CONF = """\
-daemon off;
-master_process off;
-worker_processes 1;
-error_log {dir}/error.log;
-pid {dir}/nginx.pid;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    client_body_temp_path {dir}/body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
-    server {{
-        listen 127.0.0.1:{port} ssl;
-        ssl_certificate {cert};
-        ssl_certificate_key {key};
-        location / {{ return 200 "ok"; }}
-    }}
-}}
-"""
-
 HAPROXY_CONF = """\
 global
     maxconn 1000
@@ -263,20 +218,9 @@ frontend connector
 
 @pytest.fixture(scope="session")
 def nginx_tls(tmp_path_factory: pytest.TempPathFactory, tls_files: Tls) -> Iterator[str]:
-    exe = shutil.which("nginx") or "/usr/sbin/nginx"
-    if not os.path.exists(exe):
-        pytest.skip("nginx is not installed")
-    d = tmp_path_factory.mktemp("nginx")
-    port = free_port()
-    conf = d / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(dir=d, port=port, cert=tls_files.cert, key=tls_files.key))
-    proc = subprocess.Popen([exe, "-p", str(d), "-c", str(conf)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        _wait_port(port, proc, "nginx", d / "error.log")
-        yield f"https://127.0.0.1:{port}"
-    finally:
-        _stop(proc)
+    with start_nginx(tmp_path_factory.mktemp("nginx"), 'location / { return 200 "ok"; }',
+                     tls=(tls_files.cert, tls_files.key)) as ng:
+        yield ng.url
 
 
 @pytest.fixture(scope="session")
@@ -292,7 +236,8 @@ def haproxy_tls(tmp_path_factory: pytest.TempPathFactory, tls_files: Tls) -> Ite
     with log.open("wb") as fh:
         proc = subprocess.Popen([exe, "-db", "-f", str(conf)], stdout=fh, stderr=subprocess.STDOUT)
     try:
-        _wait_port(port, proc, "haproxy", log)
+        if not wait_listening(port, proc, 10):
+            raise RuntimeError(f"haproxy did not listen on {port}: {log.read_text()}")
         yield f"https://127.0.0.1:{port}"
     finally:
-        _stop(proc)
+        stop_process(proc)
