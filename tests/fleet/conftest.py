@@ -3,6 +3,7 @@ running ``fleetload run fleet`` in a subprocess and reading its summary."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -107,31 +108,39 @@ def run_agents(t: RunningTarget, run_id: str) -> list[dict[str, Any]]:
         page += 1
 
 
+PUSH_KINDS = ("task", "check", "inventory", "terminal", "query")
+
+
+def push_args(**probs: float) -> list[str]:
+    """``--push-<kind>-prob`` for every kind of push the target makes: 0 unless given."""
+    return [arg for kind in PUSH_KINDS for arg in (f"--push-{kind}-prob", f"{probs.get(kind, 0):g}")]
+
+
+@contextlib.contextmanager
+def fleet_target(factory: pytest.TempPathFactory, name: str, *extra_args: str,
+                 admin_key: str | None = ADMIN_KEY) -> Iterator[RunningTarget]:
+    """A reference target on its own SQLite file, taking the fleet's token."""
+    db = "sqlite:///" + str(factory.mktemp(name) / "t.db").lstrip("/")
+    t = start_target(db, auth_secret=API_KEY, admin_key=admin_key, extra_args=extra_args)
+    try:
+        yield t
+    finally:
+        t.stop()
+
+
 @pytest.fixture(scope="session")
 def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTarget]:
-    db = "sqlite:///" + str(tmp_path_factory.mktemp("fleetdb") / "t.db").lstrip("/")
-    t = start_target(db, auth_secret=API_KEY, admin_key=ADMIN_KEY,
-                     extra_args=["--push-task-prob", "0", "--push-check-prob", "0",
-                                 "--push-inventory-prob", "0", "--push-terminal-prob", "0",
-                                 "--push-query-prob", "0"])
-    yield t
-    t.stop()
+    with fleet_target(tmp_path_factory, "fleetdb", *push_args()) as t:
+        yield t
 
 
 @pytest.fixture(scope="module")
 def push_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTarget]:
-    db = "sqlite:///" + str(tmp_path_factory.mktemp("pushdb") / "t.db").lstrip("/")
-    t = start_target(db, auth_secret=API_KEY, admin_key=ADMIN_KEY,
-                     extra_args=["--push-task-prob", "1", "--push-check-prob", "1",
-                                 "--push-inventory-prob", "1", "--push-terminal-prob", "0",
-                                 "--push-query-prob", "0"])
-    yield t
-    t.stop()
+    with fleet_target(tmp_path_factory, "pushdb", *push_args(task=1, check=1, inventory=1)) as t:
+        yield t
 
 
 @pytest.fixture(scope="module")
 def pending_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTarget]:
-    db = "sqlite:///" + str(tmp_path_factory.mktemp("pendb") / "t.db").lstrip("/")
-    t = start_target(db, auth_secret=API_KEY, extra_args=["--no-auto-approve"])
-    yield t
-    t.stop()
+    with fleet_target(tmp_path_factory, "pendb", "--no-auto-approve", admin_key=None) as t:
+        yield t

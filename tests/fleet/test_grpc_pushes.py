@@ -13,11 +13,11 @@ import grpc
 import pytest
 
 from fleetload.fleet.grpc_pushes import banner
-from fleetplane.launch import RunningTarget, start_target
+from fleetplane.launch import RunningTarget
 from fleetproto import ingest_pb2 as pb
 from fleetproto import ingest_pb2_grpc as pb_grpc
 
-from .conftest import ADMIN_KEY, API_KEY, run_fleet
+from .conftest import API_KEY, fleet_target, push_args, run_fleet
 
 AGENTS = 8
 LATE_ACK = "heartbeat: no ack before the next tick"
@@ -30,13 +30,8 @@ def push_errors(errors: list[dict[str, object]]) -> list[dict[str, object]]:
 
 @pytest.fixture(scope="module")
 def ops_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTarget]:
-    db = "sqlite:///" + str(tmp_path_factory.mktemp("opsdb") / "t.db").lstrip("/")
-    t = start_target(db, auth_secret=API_KEY, admin_key=ADMIN_KEY,
-                     extra_args=["--push-task-prob", "0", "--push-check-prob", "0",
-                                 "--push-inventory-prob", "0", "--push-terminal-prob", "0.5",
-                                 "--push-query-prob", "0.5"])
-    yield t
-    t.stop()
+    with fleet_target(tmp_path_factory, "opsdb", *push_args(terminal=0.5, query=0.5)) as t:
+        yield t
 
 
 def target_counts(t: RunningTarget) -> dict[str, float]:
