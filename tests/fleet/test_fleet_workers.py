@@ -15,7 +15,9 @@ def test_a_fleet_on_two_workers_counts_both_workers_to_the_end(target: RunningTa
     # pipe's buffer, so a snapshot reaches the parent in several pieces.
     r = run_fleet(target, tmp_path, "--transport", "http", "--agents", "1600", "--workers", "2",
                   "--ramp", "4s", "--duration", "9s", "--heartbeat-interval", "2s",
-                  "--registration-concurrency", "64", "--allow-inconclusive", timeout=150)
+                  "--registration-concurrency", "64", "--allow-inconclusive",
+                  # the counts are the point, not the heartbeats' RTT on a busy machine
+                  "--rtt-p95", "100000", timeout=150)
     assert r.code == 0, r.stderr[-3000:]
     assert r.summary is not None
     assert 9.0 <= r.summary["run"]["elapsed"] < 10.0
