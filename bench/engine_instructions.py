@@ -26,6 +26,10 @@ recording) barely moves. Both are for comparing builds, not absolute speed.
     .venv/bin/python bench/engine_instructions.py [--n1 2000] [--n2 12000]
         [--scenarios get,post_json]
 
+It measures the build that ``.venv/bin/python`` imports (first line of the
+output; ``PYTHONPATH=<a tree without the .so files>/src`` for the pure-Python
+build of a compiled checkout).
+
 Scenarios: ``get`` (the one-liner's ``await vu.http.request("GET", url)``),
 ``post_json`` (``vu.http.post(url, json={...}, name=...)`` plus a ``check``).
 Needs valgrind (Debian package ``valgrind``). Takes about a minute per scenario.
@@ -169,6 +173,9 @@ def main() -> int:
         ap.error("need 0 < --n1 < --n2")
     if not shutil.which("valgrind"):
         ap.error("valgrind not found (Debian package valgrind)")
+    build = subprocess.run([PY, "-c", "from fleetload._build import build; print(build())"],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    print(f"fleetload build: {build}", flush=True)
     results = {}
     with tempfile.TemporaryDirectory(prefix="engine-instr-") as tmp:
         work = Path(tmp)
@@ -184,7 +191,8 @@ def main() -> int:
                   f"event loop (runs of {r1:,} and {r2:,} requests)", flush=True)
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"command": " ".join(sys.argv), "results": results}, indent=2))
+    out.write_text(json.dumps({"command": " ".join(sys.argv), "build": build,
+                               "results": results}, indent=2))
     print(f"raw results: {out}")
     return 0
 

@@ -14,6 +14,11 @@ nginx pinned to core 1, each generator alone on core 0 (the harness of
 * closed loop, 50 connections (``--closed-runs``): ``fleetload run --vus 50``
   and the task-driven floor (``python_floor.py --style task``), their ratio.
 
+``fleetload`` is the installed build (compiled by mypyc when the editable
+install had a C compiler: ``fleetload --version``); ``fleetload-pure`` (add it
+to ``--only``) is the same checkout's sources without the compiled modules,
+copied to a temporary directory, run side by side.
+
 Every run is printed as it ends; the end prints per configuration every run's
 value, the median and the spread (min-max). Raw results go to
 ``bench/out/timing_bars.json``.
@@ -39,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
 from engine_peers import (  # noqa: E402
@@ -126,7 +132,11 @@ def one(gen: str, mode: str, rate: float | None, idx: int, url: str, duration: i
         work: str, env: dict[str, str], server_pid: int) -> Bar:
     run_dir = tempfile.mkdtemp(prefix=f"{gen}-", dir=work)
     out = Path(run_dir) / "out"
-    if gen == "fleetload":
+    if gen == "fleetload-pure":
+        # the pure-Python sources first on the path, ahead of the checkout's
+        env = dict(env, PYTHONPATH=os.pathsep.join([str(Path(work) / "pure-src"),
+                                                     env.get("PYTHONPATH", "")]))
+    if gen.startswith("fleetload"):
         cmd = fleetload_cmd(url, duration, rate, str(out))
     else:
         cmd = pyfloor_cmd(url, duration, rate, style="callback" if rate else "task")
@@ -137,7 +147,7 @@ def one(gen: str, mode: str, rate: float | None, idx: int, url: str, duration: i
     b.rc, b.user_s, b.sys_s = rc, us, ss
     b.other_pct, _steal = interference(stat0, stat1, wall, us + ss, srv1 - srv0)
     try:
-        if gen == "fleetload":
+        if gen.startswith("fleetload"):
             _read_fleetload(out, b)
         else:
             _read_floor(stdout, b)
@@ -177,11 +187,14 @@ def main() -> int:
     ap.add_argument("--only", default="fleetload,pyfloor")
     ap.add_argument("--json", default=str(OUT / "timing_bars.json"))
     args = ap.parse_args()
-    gens = [g for g in ("pyfloor", "fleetload") if g in args.only.split(",")]
+    gens = [g for g in ("pyfloor", "fleetload", "fleetload-pure") if g in args.only.split(",")]
     rates = [float(r) for r in args.rates.split(",") if r.strip()]
     env = env_for_generators()
     bars: list[Bar] = []
     work = tempfile.mkdtemp(prefix="timing-bars-")
+    if "fleetload-pure" in gens:
+        shutil.copytree(ROOT / "src", Path(work) / "pure-src", ignore=shutil.ignore_patterns(
+            "*.so", "*.pyd", "__pycache__", "*.egg-info"))
     try:
         with Nginx(cpu=SERVER_CPU) as ng:
             print(f"# nginx {ng.pid} at {ng.url} on core {SERVER_CPU}; generators on core 0",
@@ -215,9 +228,10 @@ def main() -> int:
         print(f"  load avg     {spread([b.loadavg for b in rs], 1)}")
     closed = {g: [b.rps for b in bars if b.generator == g and b.mode == "closed" and b.rps]
               for g in gens}
-    if closed.get("fleetload") and closed.get("pyfloor"):
-        ratio = statistics.median(closed["fleetload"]) / statistics.median(closed["pyfloor"])
-        print(f"\nclosed loop: fleetload / task-driven floor = {ratio:.2f}x (medians)")
+    for gen in ("fleetload", "fleetload-pure"):
+        if closed.get(gen) and closed.get("pyfloor"):
+            ratio = statistics.median(closed[gen]) / statistics.median(closed["pyfloor"])
+            print(f"\nclosed loop: {gen} / task-driven floor = {ratio:.2f}x (medians)")
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"command": " ".join(sys.argv),
