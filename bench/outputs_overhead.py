@@ -20,7 +20,10 @@ the generator's. The generator's CPU is the user+system time of the fleetload
 process and everything it waited for (``os.wait4`` on its pid: taskset execs
 fleetload, so the pid is fleetload's), start-up included, divided by the
 requests completed (``http_reqs`` in its ``summary.json``). Every run uses the
-committed ``src/`` (``git archive HEAD``), taken once at the start. Each "with" run is checked: the page's
+committed ``src/`` (``git archive HEAD``, or ``--rev REV``), taken once at the start and
+compiled to bytecode once, as an installed package is (otherwise, with
+``PYTHONDONTWRITEBYTECODE`` set, every run would compile every module it
+imports, and count it). Each "with" run is checked: the page's
 event stream was connected, Prometheus scraped and received the run's final
 totals, the CSV file holds every request.
 
@@ -224,10 +227,11 @@ class Bench:
         self.prometheus = Prometheus(work, self.metrics_port)
         # The committed sources, taken once: edits to the working tree during
         # the benchmark do not change what the runs measure.
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", "HEAD", "src"],
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.rev, "src"],
                                  capture_output=True, check=True).stdout
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             tar.extractall(work, filter="data")
+        subprocess.run([PY, "-m", "compileall", "-q", str(work / "src")], check=True)
         self.env = dict(os.environ, PYTHONPATH=str(work / "src"))
 
     def command(self, out_dir: Path, with_outputs: bool) -> tuple[list[str], int | None]:
@@ -482,6 +486,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rate", type=float, default=4000.0, help="requests/s, open loop")
     ap.add_argument("--duration", type=parse_duration, default=60.0, help="per run, e.g. 60s")
     ap.add_argument("--quick", action="store_true", help="one pair of 10 s runs")
+    ap.add_argument("--rev", default="HEAD", help="the commit whose src/ runs (default HEAD)")
     ap.add_argument("--json", default=str(OUT / "outputs_overhead.json"))
     args = ap.parse_args(argv)
     if args.quick:
@@ -494,7 +499,9 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="outputs-overhead-"))
     runs: list[Run] = []
     started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    print(f"# {started}: fleetload --rate {args.rate:g} --duration {args.duration:g}s, "
+    rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", args.rev],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    print(f"# {started}: fleetload {rev} --rate {args.rate:g} --duration {args.duration:g}s, "
           f"{args.pairs} pairs (without, with), generator on core {GEN_CPU}, nginx + "
           f"Prometheus + Chromium on core {SIDE_CPU}", flush=True)
     bench: Bench | None = None
@@ -518,7 +525,7 @@ def main(argv: list[str] | None = None) -> int:
     result = report(runs)
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"started": started, "rate": args.rate, "duration_s": args.duration,
+    out.write_text(json.dumps({"started": started, "rev": rev, "rate": args.rate, "duration_s": args.duration,
                                "pairs": args.pairs, **result,
                                "runs": [asdict(r) for r in runs]}, indent=2))
     print(f"\nraw results: {out}")

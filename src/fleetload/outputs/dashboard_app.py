@@ -28,9 +28,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from fleetload.outputs.dashboard_state import DashboardState
+from fleetload.outputs.dashboard_state import DashboardState, NewsSignal
 
-DATE_TICK = 1.0  # seconds between refreshes of the server's Date header
+# Seconds without news after which the server refreshes its Date header (news,
+# once a second, refreshes it too: a little over a second, so that the two share
+# one wake-up).
+DATE_TICK = 1.5
 
 _PAGE_JS = """
 "use strict";
@@ -162,21 +165,29 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 class QuietServer(uvicorn.Server):
-    """uvicorn's server, whose main loop sleeps until :meth:`exit` wakes it
-    (uvicorn's own wakes every 0.1 s to look at ``should_exit``): it wakes once
-    a second to refresh the Date header, and at once to stop."""
+    """uvicorn's server, whose main loop sleeps until it has something to do
+    (uvicorn's own wakes every 0.1 s to look at ``should_exit``): it refreshes
+    the Date header when the state's news wakes the loop anyway (a new
+    interval, once a second) or after :data:`DATE_TICK` without news, and
+    stops at once when :meth:`exit` wakes it."""
 
-    def __init__(self, config: uvicorn.Config) -> None:
+    def __init__(self, config: uvicorn.Config, news: NewsSignal | None = None) -> None:
         super().__init__(config)
+        self._news = news
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
 
     async def main_loop(self) -> None:
-        self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
+        loop, wake = asyncio.get_running_loop(), asyncio.Event()
+        self._loop, self._wake = loop, wake
+        if self._news is not None:
+            self._news.attach(loop)
+            self._news.listeners.append(wake.set)
         # uvicorn's tick: counter 0 refreshes the Date header, then should_exit is looked at.
         while not await self.on_tick(0):
+            wake.clear()
             try:
-                await asyncio.wait_for(self._wake.wait(), DATE_TICK)
+                await asyncio.wait_for(wake.wait(), DATE_TICK)
             except TimeoutError:
                 pass
 
@@ -204,4 +215,4 @@ def make_server(state: DashboardState) -> QuietServer:
     config = uvicorn.Config(build_app(state), log_level="error", access_log=False,
                             lifespan="off", loop="asyncio", ws="none",
                             timeout_graceful_shutdown=1)
-    return QuietServer(config)
+    return QuietServer(config, state.news)

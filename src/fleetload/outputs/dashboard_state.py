@@ -9,7 +9,7 @@ import asyncio
 import json
 import secrets
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fleetload.durations import format_duration
@@ -39,14 +39,21 @@ class NewsSignal:
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._event: asyncio.Event | None = None
+        self.listeners: list[Callable[[], None]] = []  # called on the loop with each news
 
     def current(self) -> asyncio.Event:
         """The event that the next news sets (called on the server's loop,
         before the stream looks at the state)."""
         if self._event is None:
-            self._loop = asyncio.get_running_loop()
+            self._loop = self._loop or asyncio.get_running_loop()
             self._event = asyncio.Event()
         return self._event
+
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The server's loop, known before any stream asks (news then reaches
+        the listeners from the first interval)."""
+        if self._loop is None:
+            self._loop = loop
 
     def notify(self) -> None:
         loop = self._loop
@@ -60,6 +67,8 @@ class NewsSignal:
         fired, self._event = self._event, asyncio.Event()
         if fired is not None:
             fired.set()
+        for listener in self.listeners:
+            listener()
 
 
 class DashboardState:
