@@ -5,8 +5,6 @@ a node lost in a step ends the search on the steps measured before."""
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -14,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.cluster.conftest import NODES, ensure_nodes
+from tests.cluster.conftest import NODES, LoseANode
 from tests.conftest import run_cli
 from tests.support.nginx import nginx_server
 
@@ -52,7 +50,6 @@ def step_summary(step: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_every_step_runs_on_every_node_and_merges_exactly(cluster: Any, tmp_path: Path) -> None:
-    ensure_nodes(cluster)
     with nginx_server(tmp_path, LOCATIONS, access_log=True) as url:
         r, report = ceiling(url, tmp_path / "ceiling", cluster.client_address, "--to", "20")
     assert r.code == 0, r.stdout + r.stderr
@@ -81,52 +78,32 @@ def test_every_step_runs_on_every_node_and_merges_exactly(cluster: Any, tmp_path
     assert f"cluster {cluster.client_address}: 3 nodes x 1 worker(s): {hosts}" in r.stdout
 
 
-def _remove_a_node_after(c: Any, log: Path, lines: int) -> threading.Thread:
-    victim = list(c.worker_nodes)[-1]
-
-    def remove() -> None:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if log.exists() and len(log.read_text().splitlines()) >= lines:
-                break
-            time.sleep(0.05)
-        c.remove_node(victim, allow_graceful=False)
-
-    t = threading.Thread(target=remove)
-    t.start()
-    return t
-
-
-def test_a_node_lost_in_a_step_ends_the_search_on_the_steps_before(cluster: Any,
-                                                                   tmp_path: Path) -> None:
-    ensure_nodes(cluster)
-    try:
-        with nginx_server(tmp_path, LOCATIONS, access_log=True) as url:
-            # Step 0 (10/s) sends 30 requests, step 1 (20/s) 60: the node goes mid step 1.
-            remover = _remove_a_node_after(cluster, tmp_path / "access.log", 1 + 30 + 20)
-            r, report = ceiling(url, tmp_path / "ceiling", cluster.address, "--to", "80",
-                                "--lease", "2s")
-            remover.join()
-        assert r.code == 4, r.stdout + r.stderr
-        assert report["status"] == "node-lost"
-        first, second = report["steps"]
-        assert first["verdict"] == "ok" and second["verdict"] == "node-lost"
-        (lost,) = second["lost_nodes"]
-        assert report["stop_reason"].startswith(
-            f"node {lost['node']} ({lost['address']}) lost: ")
-        assert report["stop_reason"].endswith(
-            "during the step at 20/s: the ceiling stands on the steps measured before it")
-        # Bounded by what was measured in full: step 0.
-        assert report["ceiling_rate"] == 10 and report["ceiling_is_lower_bound"]
-        assert report["highest_rate_measured"] == 10
-        assert [(n["step"], n["rate"]) for n in report["cluster"]["lost_nodes"]] == [(1, 20)]
-        assert f"lost in step 1 (20/s): node {lost['node']} (" in r.stdout
-        assert "node lost at 20/s: that step did not offer its load" in r.stdout
-        # The lost step's own run says so too.
-        run = step_summary(second)["run"]
-        assert run["verdict"] == "inconclusive" and run["exit_code"] == 4
-    finally:
-        ensure_nodes(cluster)
+def test_a_node_lost_in_a_step_ends_the_search_on_the_steps_before(
+        cluster: Any, lose_a_node: LoseANode, tmp_path: Path) -> None:
+    with nginx_server(tmp_path, LOCATIONS, access_log=True) as url:
+        # Step 0 (10/s) sends 30 requests, step 1 (20/s) 60: the node goes mid step 1.
+        remover = lose_a_node(tmp_path / "access.log", 1 + 30 + 20)
+        r, report = ceiling(url, tmp_path / "ceiling", cluster.address, "--to", "80",
+                            "--lease", "2s")
+        remover.join()
+    assert r.code == 4, r.stdout + r.stderr
+    assert report["status"] == "node-lost"
+    first, second = report["steps"]
+    assert first["verdict"] == "ok" and second["verdict"] == "node-lost"
+    (lost,) = second["lost_nodes"]
+    assert report["stop_reason"].startswith(
+        f"node {lost['node']} ({lost['address']}) lost: ")
+    assert report["stop_reason"].endswith(
+        "during the step at 20/s: the ceiling stands on the steps measured before it")
+    # Bounded by what was measured in full: step 0.
+    assert report["ceiling_rate"] == 10 and report["ceiling_is_lower_bound"]
+    assert report["highest_rate_measured"] == 10
+    assert [(n["step"], n["rate"]) for n in report["cluster"]["lost_nodes"]] == [(1, 20)]
+    assert f"lost in step 1 (20/s): node {lost['node']} (" in r.stdout
+    assert "node lost at 20/s: that step did not offer its load" in r.stdout
+    # The lost step's own run says so too.
+    run = step_summary(second)["run"]
+    assert run["verdict"] == "inconclusive" and run["exit_code"] == 4
 
 
 def test_an_unreachable_cluster_is_one_line_before_any_step(tmp_path: Path) -> None:

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from fleetplane.launch import RunningTarget, start_target
-from tests.cluster.conftest import NODES, ensure_nodes
-from tests.fleet.conftest import ADMIN_KEY, API_KEY, run_agents, run_fleet
+from fleetplane.launch import RunningTarget
+from tests.cluster.conftest import NODES
+from tests.fleet.conftest import fleet_target, run_agents, run_fleet
 
 pytest.importorskip("ray", reason="ray is not installed (pip install 'fleetload[ray]'): "
                     "the cluster tests need it")
@@ -23,17 +23,13 @@ AGENTS = 60
 
 @pytest.fixture(scope="module")
 def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTarget]:
-    db = "sqlite:///" + str(tmp_path_factory.mktemp("fleetdb") / "t.db").lstrip("/")
-    t = start_target(db, auth_secret=API_KEY, admin_key=ADMIN_KEY,
-                     extra_args=["--push-task-prob", "0", "--push-check-prob", "0",
-                                 "--push-inventory-prob", "0"])
-    yield t
-    t.stop()
+    with fleet_target(tmp_path_factory, "fleetdb", "--push-task-prob", "0",
+                      "--push-check-prob", "0", "--push-inventory-prob", "0") as t:
+        yield t
 
 
 def test_a_fleet_splits_its_agents_across_the_nodes(cluster: Any, target: RunningTarget,
                                                     tmp_path: Path) -> None:
-    ensure_nodes(cluster)
     r = run_fleet(target, tmp_path, "--transport", "http", "--agents", str(AGENTS),
                   "--ramp", "2s", "--duration", "6s", "--heartbeat-interval", "1s",
                   "--work-poll-interval", "1h", "--hostname-prefix", "cl",

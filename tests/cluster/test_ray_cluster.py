@@ -4,7 +4,6 @@ exact merged counts, thresholds on merged data, node loss, the start barrier."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from fleetload.run.config import RunConfig, RunOutcome
 from fleetload.run.coordinator import run_test
 from fleetload.script.options import Overrides
 from fleetload.script.recipe import PlanRecipe
-from tests.cluster.conftest import NODES, ensure_nodes
+from tests.cluster.conftest import NODES, LoseANode
 from tests.conftest import run_cli
 from tests.support.nginx import nginx_server
 
@@ -124,79 +123,6 @@ def test_too_few_nodes_is_one_clear_error_before_anything_starts(cluster: Any,
         f"{NODES} alive node(s) with a free CPU")
 
 
-def _remove_a_node_once_running(c: Any, log: Path, after: int) -> threading.Thread:
-    """Kills a worker node (its raylet and actors) once nginx has served ``after`` requests."""
-    victim = list(c.worker_nodes)[-1]
-
-    def remove() -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if log.exists() and len(log.read_text().splitlines()) >= after:
-                break
-            time.sleep(0.05)
-        c.remove_node(victim, allow_graceful=False)
-
-    t = threading.Thread(target=remove)
-    t.start()
-    return t
-
-
-def test_a_lost_node_is_reported_and_the_survivors_data_is_intact(cluster: Any,
-                                                                  tmp_path: Path) -> None:
-    ensure_nodes(cluster)
-    try:
-        with nginx_server(tmp_path, LOCATIONS, access_log=True) as url:
-            remover = _remove_a_node_once_running(cluster, tmp_path / "access.log", 24)
-            out = cluster_run(cluster, tmp_path, url, processes=1, on_node_loss="continue",
-                              lease=2.0, env={"rate": 12, "dur": "6s"})
-            remover.join()
-            time.sleep(0.5)
-        assert out.exit_code == 4, out.text
-        run = out.summary["run"]
-        assert run["verdict"] == "inconclusive"
-        (lost,) = run["lost_nodes"]
-        assert lost["last_interval"] >= 0
-        assert lost["unsent_iterations"]["spread"] > 0
-        assert any(r.startswith(f"node {lost['node']} (") and "lost" in r
-                   for r in run["validity"]["reasons"])
-        assert f"node {lost['node']} (" in out.text
-        rows = served(tmp_path)
-        survivors = [r for r in rows if r["w"] != lost["node"]]
-        # The survivors ran their whole share (iterations n with n % 3 their index)...
-        assert len(survivors) == sum(1 for n in range(72) if n % 3 != lost["node"])
-        # ... and every one of their requests is in the merged totals, with the
-        # lost node's intervals merged before it went.
-        merged = out.summary["metrics"]["http_reqs"]["values"]["count"]
-        lost_sent = len(rows) - len(survivors)
-        assert len(survivors) <= merged <= len(rows)
-        assert lost_sent + lost["unsent_iterations"]["spread"] >= 72 // 3
-    finally:
-        ensure_nodes(cluster)
-
-
-def test_a_lost_node_stops_the_run_by_default(cluster: Any, tmp_path: Path) -> None:
-    ensure_nodes(cluster)
-    try:
-        with nginx_server(tmp_path, LOCATIONS, access_log=True) as url:
-            remover = _remove_a_node_once_running(cluster, tmp_path / "access.log", 24)
-            out = cluster_run(cluster, tmp_path, url, processes=1, lease=2.0,
-                              env={"rate": 12, "dur": "30s"})
-            remover.join()
-        assert out.exit_code == 4, out.text
-        run = out.summary["run"]
-        assert run["elapsed"] < 15  # stopped, not run to the end of its 30 s
-        (lost,) = run["lost_nodes"]
-        assert run["stopped_by"].startswith(f"node {lost['node']} (")
-        assert lost["unsent_iterations"]["spread"] > 0
-        assert "verdict: INCONCLUSIVE (exit 4)" in out.text
-        rows = served(tmp_path)
-        survivors = [r for r in rows if r["w"] != lost["node"]]
-        merged = out.summary["metrics"]["http_reqs"]["values"]["count"]
-        assert len(survivors) <= merged <= len(rows)
-    finally:
-        ensure_nodes(cluster)
-
-
 def test_a_node_not_polled_for_its_lease_stops_by_itself(cluster: Any, tmp_path: Path) -> None:
     import logging
 
@@ -204,7 +130,6 @@ def test_a_node_not_polled_for_its_lease_stops_by_itself(cluster: Any, tmp_path:
 
     from fleetload.cluster.ray_nodes import NodeAgent
 
-    ensure_nodes(cluster)
     with nginx_server(tmp_path, LOCATIONS, access_log=True) as url:
         ray.init(address=cluster.address, logging_level=logging.WARNING)
         actor = None
@@ -229,3 +154,52 @@ def test_a_node_not_polled_for_its_lease_stops_by_itself(cluster: Any, tmp_path:
             if actor is not None:
                 ray.kill(actor)
             ray.shutdown()
+
+
+def test_a_lost_node_is_reported_and_the_survivors_data_is_intact(
+        cluster: Any, lose_a_node: LoseANode, tmp_path: Path) -> None:
+    with nginx_server(tmp_path, LOCATIONS, access_log=True) as url:
+        remover = lose_a_node(tmp_path / "access.log", 24)
+        out = cluster_run(cluster, tmp_path, url, processes=1, on_node_loss="continue",
+                          lease=2.0, env={"rate": 12, "dur": "6s"})
+        remover.join()
+        time.sleep(0.5)
+    assert out.exit_code == 4, out.text
+    run = out.summary["run"]
+    assert run["verdict"] == "inconclusive"
+    (lost,) = run["lost_nodes"]
+    assert lost["last_interval"] >= 0
+    assert lost["unsent_iterations"]["spread"] > 0
+    assert any(r.startswith(f"node {lost['node']} (") and "lost" in r
+               for r in run["validity"]["reasons"])
+    assert f"node {lost['node']} (" in out.text
+    rows = served(tmp_path)
+    survivors = [r for r in rows if r["w"] != lost["node"]]
+    # The survivors ran their whole share (iterations n with n % 3 their index)...
+    assert len(survivors) == sum(1 for n in range(72) if n % 3 != lost["node"])
+    # ... and every one of their requests is in the merged totals, with the
+    # lost node's intervals merged before it went.
+    merged = out.summary["metrics"]["http_reqs"]["values"]["count"]
+    lost_sent = len(rows) - len(survivors)
+    assert len(survivors) <= merged <= len(rows)
+    assert lost_sent + lost["unsent_iterations"]["spread"] >= 72 // 3
+
+
+def test_a_lost_node_stops_the_run_by_default(cluster: Any, lose_a_node: LoseANode,
+                                              tmp_path: Path) -> None:
+    with nginx_server(tmp_path, LOCATIONS, access_log=True) as url:
+        remover = lose_a_node(tmp_path / "access.log", 24)
+        out = cluster_run(cluster, tmp_path, url, processes=1, lease=2.0,
+                          env={"rate": 12, "dur": "30s"})
+        remover.join()
+    assert out.exit_code == 4, out.text
+    run = out.summary["run"]
+    assert run["elapsed"] < 15  # stopped, not run to the end of its 30 s
+    (lost,) = run["lost_nodes"]
+    assert run["stopped_by"].startswith(f"node {lost['node']} (")
+    assert lost["unsent_iterations"]["spread"] > 0
+    assert "verdict: INCONCLUSIVE (exit 4)" in out.text
+    rows = served(tmp_path)
+    survivors = [r for r in rows if r["w"] != lost["node"]]
+    merged = out.summary["metrics"]["http_reqs"]["values"]["count"]
+    assert len(survivors) <= merged <= len(rows)
