@@ -173,8 +173,9 @@ def main() -> int:
         ap.error("need 0 < --n1 < --n2")
     if not shutil.which("valgrind"):
         ap.error("valgrind not found (Debian package valgrind)")
-    build = subprocess.run([PY, "-c", "from fleetload._build import build; print(build())"],
-                           capture_output=True, text=True, check=True).stdout.strip()
+    probe = subprocess.run([PY, "-c", "from fleetload._build import build; print(build())"],
+                           capture_output=True, text=True)
+    build = probe.stdout.strip() if probe.returncode == 0 else "pure Python (before _build)"
     print(f"fleetload build: {build}", flush=True)
     results = {}
     with tempfile.TemporaryDirectory(prefix="engine-instr-") as tmp:
