@@ -19,6 +19,19 @@ from tests.support.postgres import PgServer, postgres_server
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Never test stale code: in an editable install the compiled hot-path
+    modules shadow their sources, so a source edited since the build would
+    go untested."""
+    from fleetload._build import stale_modules
+
+    stale = stale_modules()
+    if stale:
+        pytest.exit(f"compiled modules older than their source: {', '.join(stale)}; rebuild "
+                    "(pip install -e .) or delete them (find src -name '*.so' -delete)",
+                    returncode=4)
+
+
 @dataclass
 class StubServer:
     url: str
