@@ -34,7 +34,15 @@ def _note(msg: str) -> None:
     print(f"fleetload build: {msg}", file=sys.stderr, flush=True)
 
 
+#: Commands that build the extensions; the others (pip's metadata step, sdist)
+#: need no compilation and skip mypyc's type-check.
+_BUILDS = {"build", "build_ext", "bdist_wheel", "editable_wheel", "install", "develop",
+           "bdist_egg"}
+
+
 def _mypyc_extensions() -> list[Any]:
+    if not _BUILDS.intersection(sys.argv[1:]):
+        return []
     if os.environ.get("FLEETLOAD_PURE_PYTHON", "").strip() not in ("", "0"):
         _note("FLEETLOAD_PURE_PYTHON is set: pure-Python build")
         return []
