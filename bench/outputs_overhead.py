@@ -20,7 +20,7 @@ the generator's. The generator's CPU is the user+system time of the fleetload
 process and everything it waited for (``os.wait4`` on its pid: taskset execs
 fleetload, so the pid is fleetload's), start-up included, divided by the
 requests completed (``http_reqs`` in its ``summary.json``). Every run uses the
-committed ``src/`` (``git archive HEAD``, or ``--rev REV``), taken once at the start and
+committed ``src/`` (``git archive HEAD``, or ``--rev REV``; ``--rev installed``: the venv's own build, compiled when it could be), taken once at the start and
 compiled to bytecode once, as an installed package is (otherwise, with
 ``PYTHONDONTWRITEBYTECODE`` set, every run would compile every module it
 imports, and count it). Each "with" run is checked: the page's
@@ -225,6 +225,9 @@ class Bench:
         self.url = nginx_url
         self.metrics_port = free_port()
         self.prometheus = Prometheus(work, self.metrics_port)
+        if args.rev == "installed":  # the venv's own build (compiled when it could be)
+            self.env = dict(os.environ)
+            return
         # The committed sources, taken once: edits to the working tree during
         # the benchmark do not change what the runs measure.
         archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.rev, "src"],
@@ -486,7 +489,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rate", type=float, default=4000.0, help="requests/s, open loop")
     ap.add_argument("--duration", type=parse_duration, default=60.0, help="per run, e.g. 60s")
     ap.add_argument("--quick", action="store_true", help="one pair of 10 s runs")
-    ap.add_argument("--rev", default="HEAD", help="the commit whose src/ runs (default HEAD)")
+    ap.add_argument("--rev", default="HEAD",
+                    help="the commit whose src/ runs (default HEAD; pure Python), or 'installed': "
+                         "the package installed in this venv (compiled when it could be)")
     ap.add_argument("--json", default=str(OUT / "outputs_overhead.json"))
     args = ap.parse_args(argv)
     if args.quick:
@@ -499,8 +504,12 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="outputs-overhead-"))
     runs: list[Run] = []
     started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", args.rev],
-                         capture_output=True, text=True, check=True).stdout.strip()
+    if args.rev == "installed":
+        from fleetload._build import build
+        rev = f"installed ({build()})"
+    else:
+        rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", args.rev],
+                             capture_output=True, text=True, check=True).stdout.strip()
     print(f"# {started}: fleetload {rev} --rate {args.rate:g} --duration {args.duration:g}s, "
           f"{args.pairs} pairs (without, with), generator on core {GEN_CPU}, nginx + "
           f"Prometheus + Chromium on core {SIDE_CPU}", flush=True)
