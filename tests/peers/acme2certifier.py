@@ -33,6 +33,7 @@ from cryptography.x509.oid import NameOID
 
 from fleetplane import launch
 from tests.protocols.acme.loopback_dns import LoopbackDns
+from tests.support.processes import stop_process
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 CA_NAME = "fleetload acme2certifier test CA"
@@ -149,15 +150,8 @@ class Acme2Certifier:
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        if proc is not None:
+            stop_process(proc, grace=10)
 
     def __enter__(self) -> Acme2Certifier:
         return self

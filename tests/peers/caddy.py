@@ -32,6 +32,7 @@ from types import TracebackType
 
 from fleetplane import launch
 from tests.protocols.acme.loopback_dns import LoopbackDns
+from tests.support.processes import stop_process
 
 CADDY = shutil.which("caddy")
 UNSHARE = shutil.which("unshare")
@@ -131,15 +132,8 @@ class Caddy:
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        if proc is not None:
+            stop_process(proc, grace=10)
 
     def __enter__(self) -> Caddy:
         return self

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fleetplane.launch import free_port
+from tests.support.processes import stop_process
 
 PROJECT = Path(__file__).resolve().parent / "oauth"
 SERVER = PROJECT / "server.mjs"
@@ -97,11 +98,6 @@ def oauth_server(directory: Path, *, client_id: str, client_secret: str, clients
 
 
 def _stop(proc: subprocess.Popen[str]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
+    stop_process(proc)
     if proc.stdout is not None:
         proc.stdout.close()

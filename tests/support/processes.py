@@ -21,12 +21,12 @@ def wait_listening(port: int, proc: subprocess.Popen[Any], timeout: float) -> bo
     return False
 
 
-def stop_process(proc: subprocess.Popen[Any]) -> None:
-    """SIGTERM, then SIGKILL after 5 s; reaped either way."""
+def stop_process(proc: subprocess.Popen[Any], grace: float = 5.0) -> None:
+    """SIGTERM, then SIGKILL after ``grace`` seconds; reaped either way."""
     if proc.poll() is None:
         proc.terminate()
         try:
-            proc.wait(5)
+            proc.wait(grace)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
