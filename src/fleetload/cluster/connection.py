@@ -13,6 +13,7 @@ import logging
 import shutil
 import socket
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -22,6 +23,9 @@ from typing import Any
 
 from fleetload.errors import ConfigError, FleetloadError
 from fleetload.script.recipe import PlanRecipe
+
+_CONNECT_ATTEMPTS = 3
+_SERVER_START_FAILED = "Starting Ray client server failed"
 
 
 def import_ray() -> ModuleType:
@@ -66,14 +70,22 @@ class RayConnection:
             self._tmp = Path(tempfile.mkdtemp(prefix="fleetload-cluster-"))
             shutil.copy2(self.script, self._tmp / Path(self.script).name)
             env = {"working_dir": str(self._tmp)}
-        try:
-            ray.init(address=self.address, logging_level=logging.WARNING,
-                     log_to_driver=True, runtime_env=env)
-        except (ConnectionError, RuntimeError, ValueError) as exc:
-            self._remove_copy()
-            first = str(exc).split(". ")[0].rstrip(".")
-            raise FleetloadError(f"cannot connect to the Ray cluster at {self.address}: "
-                                 f"{first}") from None
+        for attempt in range(_CONNECT_ATTEMPTS):
+            try:
+                ray.init(address=self.address, logging_level=logging.WARNING,
+                         log_to_driver=True, runtime_env=env)
+                break
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                # The Ray client proxy starts a server process per client; on
+                # a busy head that start can fail once and succeed next time.
+                if _SERVER_START_FAILED in str(exc) and attempt + 1 < _CONNECT_ATTEMPTS:
+                    ray.shutdown()
+                    time.sleep(1.0)
+                    continue
+                self._remove_copy()
+                first = str(exc).split(". ")[0].rstrip(".")
+                raise FleetloadError(f"cannot connect to the Ray cluster at {self.address}: "
+                                     f"{first}") from None
         _current = self
 
     def serves(self, address: str, script: str | None) -> bool:
