@@ -130,3 +130,42 @@ def test_k6_option_names_through_the_alias_table() -> None:
         executor_from_options({"executor": "constant-vus", "vus": 1, "duration": "1s",
                                "maxVus": 3}, where="s")
     assert "unknown option(s) ['maxVus'] for executor constant-vus" in str(info.value)
+
+
+def test_a_stop_ends_a_slow_schedule_while_it_waits() -> None:
+    """One iteration a minute: the stop must not wait for the next one."""
+    fn = Recorded()
+    ex = ConstantArrivalRate(rate=1, time_unit="60s", duration="10m", graceful_stop=1)
+
+    async def go() -> tuple[ScenarioRuntime, float]:
+        rt = ScenarioRuntime(name="s", fn=fn, client=HttpClient(), collector=Collector(),
+                             run_id="r", env={}, setup_data=None, user_tags=None,
+                             worker_index=0, worker_count=1, errors=ErrorLog())
+        rt.start = fn.t0 = time.perf_counter()
+        asyncio.get_running_loop().call_later(0.2, rt.request_stop)
+        split = ex.split(0, 1)
+        await asyncio.wait_for(split.run(rt), 10)
+        return rt, time.perf_counter() - fn.t0
+
+    rt, took = asyncio.run(go())
+    assert len(fn.starts) == 1  # the first, due at once; the second was a minute away
+    assert took < 5
+
+
+def test_a_failing_schedule_raises_instead_of_waiting_forever() -> None:
+    class Broken(ConstantArrivalRate):
+        def pacer(self) -> Any:
+            inner = super().pacer()
+
+            class Pacer:
+                def time_of(self, n: int) -> float | None:
+                    if n == 5:
+                        raise ValueError("no time for iteration 5")
+                    return inner.time_of(n)
+
+            return Pacer()
+
+    fn = Recorded()
+    with pytest.raises(ValueError, match="no time for iteration 5"):
+        run(Broken(rate=100, duration="1s", graceful_stop=1), fn)
+    assert len(fn.starts) == 5

@@ -31,9 +31,14 @@ from fleetload.protocols.http.options import new_client
 
 Sink = Callable[[IntervalSnapshot], None]
 
-# Samples are handed to the binning thread ten times per interval: each
-# binning pass stays short (numpy calls hold the GIL while they run).
+# Samples are handed to the binning thread at least ten times per interval,
+# and as soon as FOLD_AT are pending (checked every 20 ms): a binning pass
+# holds the GIL for each numpy call, and while the thread works the loop gets
+# the GIL every _GIL_SWITCH only, so short passes keep the schedule's lag
+# short; at low rates the passes stay ten per interval (each has a fixed cost).
 FOLDS_PER_INTERVAL = 10
+FOLD_CHECKS_PER_INTERVAL = 50
+FOLD_AT = 256
 # While the binning thread works, the event loop gets the GIL back within this.
 _GIL_SWITCH = 0.0001
 
@@ -146,15 +151,21 @@ class Worker:
     async def _tick(self) -> None:
         interval = self.spec.interval
         fold_every = interval / FOLDS_PER_INTERVAL
+        check_every = interval / FOLD_CHECKS_PER_INTERVAL
+        last_fold = time.perf_counter()
         while True:
             due = self.spec.start_at + (self._index + 1) * interval
             now = time.perf_counter()
             if now >= due:
                 self._emit(final=False)
+                last_fold = now
                 continue
-            await asyncio.sleep(max(min(due - now, fold_every), 0.001))
-            if time.perf_counter() < due:
+            await asyncio.sleep(max(min(due - now, check_every), 0.001))
+            now = time.perf_counter()
+            if now < due and (now - last_fold >= fold_every
+                              or self.collector.pending() >= FOLD_AT):
                 self._hand_over(self.binner.add, self.collector.take())
+                last_fold = now
 
     def _hand_over(self, fn: Callable[..., None], *args: Any) -> None:
         assert self._binning is not None

@@ -134,6 +134,16 @@ class Collector:
         self.gauges[key] = value
 
     # -- hand-over -------------------------------------------------------------------
+    def pending(self) -> int:
+        """HTTP responses and iterations recorded since the last :meth:`take`
+        (a few additions per recorder: the loop asks before each hand-over)."""
+        n = 0
+        for rec in self.http.values():
+            n += len(rec.times)
+        for it in self.iterations.values():
+            n += len(it.duration)
+        return n
+
     def take(self) -> Batch:
         """Everything recorded so far, leaving empty buffers behind. Costs a
         few stores per recorder, whatever the sample count: it runs on the

@@ -15,7 +15,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, TypeVar
 
-from fleetload.engine.executors.base import MIN_SLEEP, Executor, positive
+from fleetload.engine.alarm import Alarm
+from fleetload.engine.executors.base import Executor, positive
 from fleetload.engine.pacing import Pacer
 from fleetload.engine.runtime import ScenarioRuntime
 from fleetload.engine.split import offset, share
@@ -24,9 +25,9 @@ from fleetload.errors import ConfigError
 
 A = TypeVar("A", bound="ArrivalRateExecutor")
 
-# Sleeps longer than this also watch the stop signal, so a slow schedule
-# (one iteration a minute) still stops promptly.
-_WATCH_STOP_AFTER = 0.05
+# The alarm is set at least this far ahead: one wake-up starts every
+# iteration due by then, which bounds wake-ups to 5,000 a second at any rate.
+_COALESCE = 0.0002
 _DRAIN_POLL = 0.01
 
 
@@ -151,48 +152,63 @@ async def run_arrivals(rt: ScenarioRuntime, pacer: Pacer, *, segment: tuple[int,
         return vu
 
     # Called before the start instant (``waits_for_start``): the pre-allocated
-    # VUs are made and parked while nothing is due yet; the loop below then
-    # sleeps until the first iteration's due time.
+    # VUs are made and parked while nothing is due yet; the alarm below then
+    # wakes the loop at the first iteration's due time.
     for _ in range(min(pre_allocated, max_in_flight)):
         new_vu(None)
     await asyncio.sleep(0)  # let the pre-allocated VUs park
 
     perf = time.perf_counter
-    stop = rt.stopping
     start = rt.start
     time_of = pacer.time_of
     n = index
     t = time_of(n)
-    while t is not None and not stop.is_set():
-        due = start + t
+    over = create_future()  # the schedule has no further iteration
+
+    def launch_due() -> None:
+        """Start every iteration due by now, then set the alarm for the next
+        (at least ``_COALESCE`` ahead: at high rates one wake-up starts several)."""
+        nonlocal n, t
+        if over.done():
+            return
         now = perf()
-        if due > now:
-            wait = max(due - now, MIN_SLEEP)
-            if wait > _WATCH_STOP_AFTER:
-                try:
-                    await asyncio.wait_for(stop.wait(), timeout=wait)
-                except TimeoutError:
-                    pass
-            else:
-                await asyncio.sleep(wait)
-            continue
-        rt.behind = now - due
-        # Launch every iteration due by now in one go: timers only have
-        # millisecond resolution, so at high rates each wake-up finds dozens.
-        while True:
-            if free:
-                free.pop().wake.set_result(due)
-            elif len(all_vus) < max_in_flight:
-                new_vu(due)
-            else:
-                rec.dropped += 1
-            n += count
-            t = time_of(n)
+        try:
+            if t is not None and start + t <= now:
+                rt.behind = now - (start + t)
+            while t is not None:
+                due = start + t
+                if due > now:
+                    break
+                if free:
+                    free.pop().wake.set_result(due)
+                elif len(all_vus) < max_in_flight:
+                    new_vu(due)
+                else:
+                    rec.dropped += 1
+                n += count
+                t = time_of(n)
             if t is None:
-                break
-            due = start + t
-            if due > now:
-                break
+                over.set_result(None)
+            else:
+                alarm.arm(max(start + t, now + _COALESCE))
+        except Exception as exc:  # never leave the scheduler waiting forever
+            over.set_exception(exc)
+
+    alarm = Alarm(loop, launch_due)
+    stopped = loop.create_task(rt.stopping.wait())
+    try:
+        if t is None:
+            over.set_result(None)
+        else:
+            alarm.arm(start + t)
+        await asyncio.wait((over, stopped), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        alarm.close()
+        stopped.cancel()
+        if not over.done():
+            over.cancel()
+    if over.done() and not over.cancelled():
+        over.result()  # a failure while launching, raised here
     rt.behind = 0.0
     await _drain_then_cancel(all_vus, free, graceful_stop)
 
