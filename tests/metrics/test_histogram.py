@@ -1,5 +1,4 @@
 import random
-from array import array
 
 import numpy as np
 from hdrh.histogram import HdrHistogram
@@ -91,8 +90,8 @@ def test_binner_derives_every_http_trend_from_raw_timings():
     plain = [i for i in range(3000) if i % 7]
     timed = [i for i in range(3000) if not i % 7]
     for part in (timed, plain):
-        b.add(Batch(http=[HttpSamples(tags, False, array("d", [v for i in part for v in rows[i]]),
-                                      array("d", [intended[i] for i in part]))]))
+        b.add(Batch(http=[HttpSamples(tags, False, [rows[i] for i in part],
+                                      [intended[i] for i in part])]))
     snap = b.snapshot(0, 0.0, 1.0)
     for name in HTTP_TRENDS:
         ref = Histogram()

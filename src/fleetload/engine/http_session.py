@@ -77,7 +77,7 @@ class HttpSession(MethodShortcuts):
         if rec is None:
             rec = self._series.recorder_by_url(resp)
         # HttpRecorder.record, inlined: the hottest call site.
-        rec.times.extend(resp._t)
+        rec.times.append(resp._t)
         rec.intended.append(self._vu.intended_start)
 
 

@@ -9,6 +9,8 @@ schedule for longer than one numpy call.
 
 from __future__ import annotations
 
+from itertools import chain
+
 import numpy as np
 
 from fleetload.metrics.collector import Batch, HttpSamples, IterationSamples
@@ -76,14 +78,15 @@ class Binner:
         self._rates[key] = (p0 + passes, t0 + total)
 
     def _add_http(self, h: HttpSamples) -> None:
-        n = len(h)
+        n = len(h.times)
         if not n:
             return
         tags = h.tags
         # Whole-table numpy operations, one row per trend (contiguous): the
         # per-call overhead of numpy, not the arithmetic, dominates batches of
-        # a few thousand samples. The recorder's arrays are read in place.
-        raw = np.frombuffer(h.times, dtype=np.float64, count=n * RAW_FIELDS).reshape(n, RAW_FIELDS)
+        # a few thousand samples.
+        raw = np.fromiter(chain.from_iterable(h.times), dtype=np.float64,
+                          count=n * RAW_FIELDS).reshape(n, RAW_FIELDS)
         last, first, sent, send = (raw[:, RAW_LAST], raw[:, RAW_FIRST], raw[:, RAW_SENT],
                                    raw[:, RAW_SEND])
         # Requests on a kept-alive connection have no blocked, connecting or
@@ -93,7 +96,7 @@ class Binner:
         rows = _ROWS_ALL if with_phases else _ROWS_TIMED
         table = np.empty((len(rows), n), dtype=np.float64)
         np.subtract(last, send, out=table[0])  # duration: first byte out to last byte in
-        np.subtract(last, np.frombuffer(h.intended, dtype=np.float64), out=table[1])  # latency
+        np.subtract(last, np.asarray(h.intended, dtype=np.float64), out=table[1])  # latency
         np.subtract(sent, send, out=table[2])  # sending
         np.subtract(first, sent, out=table[3])  # waiting
         np.subtract(last, first, out=table[4])  # receiving
@@ -119,10 +122,10 @@ class Binner:
         tags = it.tags
         if it.duration:
             self._pending(("iteration_duration", tags)).add_seconds(
-                np.frombuffer(it.duration, dtype=np.float64))
+                np.asarray(it.duration, dtype=np.float64))
         if it.lag:
             self._pending(("iteration_lag", tags)).add_seconds(
-                np.frombuffer(it.lag, dtype=np.float64))
+                np.asarray(it.lag, dtype=np.float64))
         for name, value in (("iterations", len(it.duration)), ("dropped_iterations", it.dropped),
                             ("interrupted_iterations", it.interrupted),
                             ("iteration_errors", it.errors)):

@@ -9,10 +9,10 @@ elsewhere, off the event loop (:mod:`fleetload.metrics.binning`).
 
 from __future__ import annotations
 
-from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
+from fleetload.metrics.http_timing import RawTimes
 from fleetload.metrics.kinds import SeriesKey, Tags
 
 
@@ -22,12 +22,10 @@ class HttpRecorder:
     :meth:`Collector.take` swaps ``times`` and ``intended`` for new lists, so
     callers append through the attributes and never keep the lists.
 
-    A request costs two appends to flat arrays of doubles: the response's
-    raw timing tuple (:data:`~fleetload.metrics.http_timing.RawTimes`, which
-    also carries the byte counts; ``RAW_FIELDS`` values a request) and its
-    latency origin. The eight trends and the three counters are computed from
-    those columns when the samples are binned, and numpy reads the arrays in
-    place: handing them over copies nothing and keeps no Python object alive.
+    A request costs two list appends: the response's raw timing tuple
+    (:data:`~fleetload.metrics.http_timing.RawTimes`, which also carries
+    the byte counts) and its latency origin. The eight trends and the three
+    counters are computed from those columns when the samples are binned.
     """
 
     __slots__ = ("expected", "intended", "tags", "times")
@@ -35,27 +33,27 @@ class HttpRecorder:
     def __init__(self, tags: Tags, expected: bool = True) -> None:
         self.tags = tags
         self.expected = expected
-        self.times = array("d")
-        self.intended = array("d")
+        self.times: list[RawTimes] = []
+        self.intended: list[float] = []
 
     def record(self, resp: Any, intended: float) -> None:
         """One response (``fleetload.protocols.http.Response``); ``intended`` is
         the latency origin (the iteration's scheduled start)."""
-        self.times.extend(resp._t)
+        self.times.append(resp._t)
         self.intended.append(intended)
 
 
 class IterationRecorder:
     """Per-scenario iteration metrics: one duration per completed iteration
     (that is also the ``iterations`` count), one lag per open-loop start. As
-    with :class:`HttpRecorder`, the arrays are swapped on :meth:`Collector.take`."""
+    with :class:`HttpRecorder`, the lists are swapped on :meth:`Collector.take`."""
 
     __slots__ = ("dropped", "duration", "errors", "interrupted", "lag", "tags")
 
     def __init__(self, tags: Tags) -> None:
         self.tags = tags
-        self.duration = array("d")
-        self.lag = array("d")
+        self.duration: list[float] = []
+        self.lag: list[float] = []
         self.dropped = 0
         self.interrupted = 0
         self.errors = 0
@@ -65,18 +63,15 @@ class IterationRecorder:
 class HttpSamples:
     tags: Tags
     expected: bool
-    times: array[float]  # RAW_FIELDS values per request
-    intended: array[float]
-
-    def __len__(self) -> int:
-        return len(self.intended)
+    times: list[RawTimes]
+    intended: list[float]
 
 
 @dataclass(slots=True)
 class IterationSamples:
     tags: Tags
-    duration: array[float]
-    lag: array[float]
+    duration: list[float]
+    lag: list[float]
     dropped: int
     interrupted: int
     errors: int
@@ -144,7 +139,7 @@ class Collector:
         (a few additions per recorder: the loop asks before each hand-over)."""
         n = 0
         for rec in self.http.values():
-            n += len(rec.intended)
+            n += len(rec.times)
         for it in self.iterations.values():
             n += len(it.duration)
         return n
@@ -155,16 +150,16 @@ class Collector:
         event loop, the binning of the batch does not."""
         batch = Batch()
         for rec in self.http.values():
-            if rec.intended:
+            if rec.times:
                 batch.http.append(HttpSamples(rec.tags, rec.expected, rec.times, rec.intended))
-                rec.times = array("d")
-                rec.intended = array("d")
+                rec.times = []
+                rec.intended = []
         for it in self.iterations.values():
             if it.duration or it.lag or it.dropped or it.interrupted or it.errors:
                 batch.iterations.append(IterationSamples(it.tags, it.duration, it.lag,
                                                          it.dropped, it.interrupted, it.errors))
-                it.duration = array("d")
-                it.lag = array("d")
+                it.duration = []
+                it.lag = []
                 it.dropped = it.interrupted = it.errors = 0
         # Trend buffers may be held by callers (the fleet's recorders keep
         # theirs): copied and emptied in place, never swapped.
