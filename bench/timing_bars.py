@@ -10,7 +10,7 @@ nginx pinned to core 1, each generator alone on core 0 (the harness of
   ``timeline.jsonl``), iteration lag p99, ``http_req_latency`` p99 and
   ``http_req_duration`` p99 (and their gap), the generator lag's share of the
   latency, and how busy the machine was (other processes' share of each core,
-  the load average);
+  the load average, and the time the hypervisor stole from each core);
 * closed loop, 50 connections (``--closed-runs``): ``fleetload run --vus 50``
   and the task-driven floor (``python_floor.py --style task``), their ratio.
 
@@ -78,6 +78,7 @@ class Bar:
     user_s: float = 0.0
     sys_s: float = 0.0
     other_pct: list[float] = field(default_factory=list)
+    steal_pct: list[float] = field(default_factory=list)
     loadavg: float = 0.0
     note: str = ""
 
@@ -145,7 +146,7 @@ def one(gen: str, mode: str, rate: float | None, idx: int, url: str, duration: i
     rc, stdout, stderr, us, ss, _tm, wall = run_generator(cmd, duration + 90, run_dir, env)
     stat1, srv1 = _core_fields(), _proc_cpu_s(server_pid)
     b.rc, b.user_s, b.sys_s = rc, us, ss
-    b.other_pct, _steal = interference(stat0, stat1, wall, us + ss, srv1 - srv0)
+    b.other_pct, b.steal_pct = interference(stat0, stat1, wall, us + ss, srv1 - srv0)
     try:
         if gen.startswith("fleetload"):
             _read_fleetload(out, b)
@@ -167,6 +168,7 @@ def line(b: Bar) -> str:
             f"{_f(b.dropped, 0):>6} (1st s {_f(b.dropped_first_s, 0):>5})  lag p99 "
             f"{_f(b.lag_p99_ms):>6}  lat p99 {_f(b.lat_p99_ms):>6}  dur p99 {_f(b.dur_p99_ms):>6}"
             f"  gap {_f(b.gap_ms):>6}  share {_f(b.share)}  other% {b.other_pct}"
+            f"  steal% {b.steal_pct}"
             f"  load {b.loadavg:.1f}" + (f"  [{b.note}]" if b.note else ""))
 
 
@@ -225,6 +227,7 @@ def main() -> int:
             print(f"  lat-dur ms   {spread([b.gap_ms for b in rs])}")
             print(f"  lag share    {spread([b.share for b in rs])}")
         print(f"  other % core0 {spread([b.other_pct[0] if b.other_pct else None for b in rs], 1)}")
+        print(f"  steal % core0 {spread([b.steal_pct[0] if b.steal_pct else None for b in rs], 1)}")
         print(f"  load avg     {spread([b.loadavg for b in rs], 1)}")
     closed = {g: [b.rps for b in bars if b.generator == g and b.mode == "closed" and b.rps]
               for g in gens}
