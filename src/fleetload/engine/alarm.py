@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import ctypes.util
 import os
 import sys
 import time
@@ -43,7 +42,9 @@ def _timerfd_functions() -> tuple[Callable[..., int], Callable[..., int]] | None
     if "CLOCK_MONOTONIC" not in time.get_clock_info("perf_counter").implementation:
         return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        # The process's own symbols include libc's: no library search (which
+        # runs ldconfig in a subprocess) on every start of fleetload.
+        libc = ctypes.CDLL(None, use_errno=True)
         create = libc.timerfd_create
         settime = libc.timerfd_settime
     except (OSError, AttributeError):
@@ -71,8 +72,9 @@ class Alarm:
         self._fd = -1
         self._spec = _Itimerspec()
         self._spec_ref = ctypes.byref(self._spec)
+        self._settime: Callable[..., int] | None = None
         if _TIMERFD is not None:
-            create, _settime = _TIMERFD
+            create, self._settime = _TIMERFD
             fd = create(_CLOCK_MONOTONIC, os.O_NONBLOCK | os.O_CLOEXEC)
             if fd >= 0:
                 try:
@@ -90,11 +92,11 @@ class Alarm:
     def arm(self, at: float) -> None:
         """Wake at ``at`` (a ``perf_counter`` instant); one in the past wakes
         at the loop's next turn."""
-        if self._fd >= 0 and _TIMERFD is not None:
+        if self._fd >= 0 and self._settime is not None:
             ns = max(int(at * 1e9), 1)  # 0 would disarm the timer
             value = self._spec.it_value
             value.tv_sec, value.tv_nsec = divmod(ns, 1_000_000_000)
-            if _TIMERFD[1](self._fd, _TFD_TIMER_ABSTIME, self._spec_ref, None) == 0:
+            if self._settime(self._fd, _TFD_TIMER_ABSTIME, self._spec_ref, None) == 0:
                 return
             err = ctypes.get_errno()
             raise OSError(err, f"timerfd_settime: {os.strerror(err)}")
